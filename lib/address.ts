@@ -1,0 +1,138 @@
+// RFC 5321 §4.1.2 path and mailbox grammar (with RFC 6531 UTF-8), address literals and RFC 3461
+// xtext. Pure functions over short command-line strings; imports nothing.
+
+/** A parsed mailbox from a MAIL or RCPT path. */
+export interface Mailbox {
+  /** The mailbox as sent, without angle brackets or source route: `"a b"@example.org`. */
+  readonly address: string
+  /** The local part with quoting undone: `a b` for `"a b"@example.org`. */
+  readonly localPart: string
+  /** The domain or address literal as sent (`example.org`, `[192.0.2.1]`); empty for `<Postmaster>`. */
+  readonly domain: string
+  /** True when the address holds non-ASCII characters, which needs SMTPUTF8 (RFC 6531). */
+  readonly isUtf8: boolean
+}
+
+/** Where a path ended, or why it could not be read. */
+export type PathResult =
+  | { readonly ok: true; readonly mailbox: Mailbox | null; readonly end: number }
+  | { readonly ok: false; readonly reason: 'syntax' | 'null-path' }
+
+// RFC 5321 atext, widened by RFC 6531 to any non-ASCII character.
+const ATEXT = "[A-Za-z0-9!#$%&'*+\\-/=?^_`{|}~]|[^\\x00-\\x7F]"
+const DOT_STRING = new RegExp(`(?:${ATEXT})+(?:\\.(?:${ATEXT})+)*`, 'uy')
+// RFC 5321 Quoted-string: qtextSMTP or a backslash pair, plus UTF-8 (RFC 6531).
+const QUOTED_STRING = /"((?:[\x20\x21\x23-\x5B\x5D-\x7E]|\\[\x20-\x7E]|[^\x00-\x7F])*)"/uy
+const LABEL_CHAR = '[A-Za-z0-9]|[^\\x00-\\x7F]'
+const SUB_DOMAIN = `(?:${LABEL_CHAR})(?:(?:${LABEL_CHAR}|-)*(?:${LABEL_CHAR}))?`
+const DOMAIN = new RegExp(`${SUB_DOMAIN}(?:\\.${SUB_DOMAIN})*`, 'uy')
+const DOMAIN_ONLY = new RegExp(`^${SUB_DOMAIN}(?:\\.${SUB_DOMAIN})*$`, 'u')
+// The bracketed part is checked by isAddressLiteral once the brackets are found.
+const LITERAL = /\[[\x21-\x5A\x5E-\x7E]*\]/y
+// RFC 5321 A-d-l: a source route, read and ignored as §4.1.1.3 allows ("@a,@b:").
+const SOURCE_ROUTE = new RegExp(`@${SUB_DOMAIN}(?:\\.${SUB_DOMAIN})*(?:,@${SUB_DOMAIN}(?:\\.${SUB_DOMAIN})*)*:`, 'uy')
+const NON_ASCII = /[^\x00-\x7F]/u
+
+function matchAt(re: RegExp, s: string, at: number): RegExpExecArray | null {
+  re.lastIndex = at
+  return re.exec(s)
+}
+
+/** True for a dotted-quad IPv4 address with each part from 0 to 255. */
+export function isIPv4(s: string): boolean {
+  const parts = s.split('.')
+  return parts.length === 4 && parts.every((p) => /^\d{1,3}$/.test(p) && Number(p) <= 255)
+}
+
+/** True for an IPv6 address in any RFC 4291 text form, including a trailing IPv4 part. */
+export function isIPv6(s: string): boolean {
+  const halves = s.split('::')
+  if (halves.length > 2) return false
+  const groups = (text: string): string[] | null => {
+    if (text === '') return []
+    const out = text.split(':')
+    return out.every((g) => g.length > 0) ? out : null
+  }
+  const head = groups(halves[0] ?? '')
+  const tail = halves.length === 2 ? groups(halves[1] ?? '') : []
+  if (!head || !tail) return false
+  const all = [...head, ...tail]
+  let count = all.length
+  const last = all[all.length - 1]
+  if (last !== undefined && last.includes('.')) {
+    if (!isIPv4(last)) return false
+    all.pop()
+    count += 1 // an IPv4 tail fills two 16-bit groups
+  }
+  if (!all.every((g) => /^[0-9A-Fa-f]{1,4}$/.test(g))) return false
+  return halves.length === 2 ? count < 8 : count === 8
+}
+
+/** True for an RFC 5321 §4.1.3 address literal: `[192.0.2.1]`, `[IPv6:2001:db8::1]`, `[tag:content]`. */
+export function isAddressLiteral(s: string): boolean {
+  if (s.length < 3 || s[0] !== '[' || s[s.length - 1] !== ']') return false
+  const inner = s.slice(1, -1)
+  if (isIPv4(inner)) return true
+  const colon = inner.indexOf(':')
+  if (colon <= 0) return false
+  const tag = inner.slice(0, colon)
+  const content = inner.slice(colon + 1)
+  if (tag.toLowerCase() === 'ipv6') return isIPv6(content)
+  // General-address-literal: a standardized tag, then dcontent (RFC 5321 §4.1.3).
+  return /^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?$/.test(tag) && /^[\x21-\x5A\x5E-\x7E]+$/.test(content)
+}
+
+/** True for a domain name (LDH labels, or U-labels) or an address literal. */
+export function isDomainOrLiteral(s: string): boolean {
+  return DOMAIN_ONLY.test(s) || isAddressLiteral(s)
+}
+
+function unquote(quoted: string): string {
+  return quoted.replace(/\\([\x20-\x7E])/g, '$1')
+}
+
+/**
+ * Reads a path starting at `at` in `s`: `<mailbox>`, `<@route:mailbox>`, `<>` when `allowNull`,
+ * and `<Postmaster>` when `allowPostmaster` (RFC 5321 §4.1.1.3).
+ */
+export function parsePath(s: string, at: number, allowNull: boolean, allowPostmaster = false): PathResult {
+  if (s[at] !== '<') return { ok: false, reason: 'syntax' }
+  let i = at + 1
+  if (s[i] === '>') return allowNull ? { ok: true, mailbox: null, end: i + 1 } : { ok: false, reason: 'null-path' }
+  if (allowPostmaster && s.slice(i, i + 11).toLowerCase() === 'postmaster>') {
+    const name = s.slice(i, i + 10)
+    return { ok: true, mailbox: { address: name, localPart: name, domain: '', isUtf8: false }, end: i + 11 }
+  }
+  const route = matchAt(SOURCE_ROUTE, s, i)
+  if (route) i += route[0].length
+  const localStart = i
+  let localPart: string
+  const quoted = matchAt(QUOTED_STRING, s, i)
+  if (quoted) {
+    localPart = unquote(quoted[1] ?? '')
+    i += quoted[0].length
+  } else {
+    const dotted = matchAt(DOT_STRING, s, i)
+    if (!dotted) return { ok: false, reason: 'syntax' }
+    localPart = dotted[0]
+    i += dotted[0].length
+  }
+  if (s[i] !== '@') return { ok: false, reason: 'syntax' }
+  const domainMatch = matchAt(s[i + 1] === '[' ? LITERAL : DOMAIN, s, i + 1)
+  if (!domainMatch) return { ok: false, reason: 'syntax' }
+  const domain = domainMatch[0]
+  if (domain.startsWith('[') && !isAddressLiteral(domain)) return { ok: false, reason: 'syntax' }
+  i += 1 + domain.length
+  if (s[i] !== '>') return { ok: false, reason: 'syntax' }
+  const address = s.slice(localStart, i)
+  return { ok: true, mailbox: { address, localPart, domain, isUtf8: NON_ASCII.test(address) }, end: i + 1 }
+}
+
+/**
+ * Decodes RFC 3461 xtext (`+2B` for `+`); `null` when the text is not valid xtext.
+ * xchar is any of `!` to `~` except `+` and `=`.
+ */
+export function decodeXtext(s: string): string | null {
+  if (!/^(?:[\x21-\x2A\x2C-\x3C\x3E-\x7E]|\+[0-9A-F]{2})*$/.test(s)) return null
+  return s.replace(/\+([0-9A-F]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)))
+}

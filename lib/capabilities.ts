@@ -1,0 +1,70 @@
+// The EHLO keyword lines, the parameter extensions they switch on, and the command-line length
+// those extensions allow. Pure functions of resolved options and session facts.
+
+import type { ResolvedOptions } from './options.js'
+import type { ParamExtensions } from './params.js'
+
+/** Session facts that change what EHLO advertises. */
+export interface CapabilityFacts {
+  /** The transport can upgrade to TLS and the session is not yet secure. */
+  readonly canStartTls: boolean
+  /** SASL mechanisms on offer now (empty: AUTH is not advertised). */
+  readonly authMechanisms: readonly string[]
+  /** XCLIENT attribute names, when this client may use XCLIENT. */
+  readonly xclient: readonly string[] | null
+  /** XFORWARD attribute names, when this client may use XFORWARD. */
+  readonly xforward: readonly string[] | null
+}
+
+/** The keyword lines after the first line of the EHLO (or LHLO) reply, in the order sent. */
+export function ehloKeywords(options: ResolvedOptions, facts: CapabilityFacts): string[] {
+  const lines: string[] = []
+  if (options.pipelining) lines.push('PIPELINING')
+  // RFC 1870 §4: SIZE with the limit, or SIZE alone when there is none.
+  if (options.size) lines.push(options.maxMessageSize > 0 ? `SIZE ${options.maxMessageSize}` : 'SIZE')
+  if (options.eightBitMime) lines.push('8BITMIME')
+  if (options.smtpUtf8) lines.push('SMTPUTF8')
+  if (options.enhancedStatusCodes) lines.push('ENHANCEDSTATUSCODES')
+  if (options.chunking) lines.push('CHUNKING')
+  if (options.binaryMime) lines.push('BINARYMIME')
+  if (options.dsn) lines.push('DSN')
+  if (facts.canStartTls) lines.push('STARTTLS')
+  if (facts.authMechanisms.length > 0) lines.push(`AUTH ${facts.authMechanisms.join(' ')}`)
+  if (facts.xclient) lines.push(`XCLIENT ${facts.xclient.join(' ')}`)
+  if (facts.xforward) lines.push(`XFORWARD ${facts.xforward.join(' ')}`)
+  return lines
+}
+
+/** Which MAIL/RCPT parameters are accepted, from the options and whether AUTH is on offer. */
+export function paramExtensions(options: ResolvedOptions, authOffered: boolean): ParamExtensions {
+  return {
+    size: options.size,
+    eightBitMime: options.eightBitMime,
+    binaryMime: options.binaryMime,
+    smtpUtf8: options.smtpUtf8,
+    dsn: options.dsn,
+    auth: authOffered,
+  }
+}
+
+// Octets each parameter extension adds to the longest MAIL/RCPT line: RFC 1870 §3 (SIZE, 26),
+// RFC 3461 §4 (DSN: ORCPT and NOTIFY on RCPT, 500), RFC 4954 §5 (AUTH=, 500); BODY= and
+// SMTPUTF8 fit in a small round allowance of their own.
+const SIZE_ALLOWANCE = 26
+const DSN_ALLOWANCE = 500
+const AUTH_ALLOWANCE = 500
+const BODY_AND_UTF8_ALLOWANCE = 32
+
+/** The longest command line accepted, in octets including CRLF. */
+export function commandLineLimit(options: ResolvedOptions, authOffered: boolean): number {
+  return (
+    options.maxLineLength +
+    (options.size ? SIZE_ALLOWANCE : 0) +
+    (options.dsn ? DSN_ALLOWANCE : 0) +
+    (authOffered ? AUTH_ALLOWANCE : 0) +
+    (options.eightBitMime || options.smtpUtf8 || options.binaryMime ? BODY_AND_UTF8_ALLOWANCE : 0)
+  )
+}
+
+/** RFC 4954 §4: an AUTH command or SASL response line may be up to 12288 octets. */
+export const AUTH_LINE_LIMIT = 12288

@@ -1,0 +1,142 @@
+// SmtpOptions: what a user may set, the defaults, and resolveOptions(), which checks them once and
+// returns a frozen, complete copy. Imports only types.
+
+import type { LineEndingPolicy } from './dot-decoder.js'
+import { SmtpwireError } from './errors.js'
+
+/** Options of one `SmtpProtocol` (and of every session an `SmtpServer` starts). */
+export interface SmtpOptions {
+  /** The server's name in the greeting, EHLO reply and Received header. Default `localhost`. */
+  domain?: string
+  /** Text after the domain in the 220 greeting. Default `ESMTP smtpwire` (`LMTP smtpwire` in LMTP mode). */
+  greeting?: string
+  /** `dataChunk` batch size in octets: every chunk but the last is at least this long. Default 64 KiB. */
+  chunkSize?: number
+  /** Largest message in octets, advertised as SIZE; 0 means no limit. Default 25 MiB. */
+  maxMessageSize?: number
+  /** Recipients per transaction; more get `452 4.5.3`. Default 100 (RFC 5321 §4.5.3.1.8). */
+  maxRecipients?: number
+  /**
+   * Longest command line in octets including CRLF, before extension allowances. Default 512
+   * (RFC 5321 §4.5.3.1.4). Enabled parameter extensions add their RFC allowances (see README).
+   */
+  maxLineLength?: number
+  /** Longest message text line in octets including CRLF; 0 turns the check off. Default 1000. */
+  maxTextLineLength?: number
+  /** Bare CR/LF in message data and commands: `reject` (default), `normalize` or `keep`. */
+  lineEndings?: LineEndingPolicy
+  /**
+   * Collect the whole message into `message.body`: `true`, `false`, or `'auto'` (the default),
+   * which collects only when no `dataChunk` listener is registered as the data starts.
+   */
+  collectBody?: boolean | 'auto'
+  /** Most header octets held for the `headers` event. Default 64 KiB. */
+  maxHeaderSize?: number
+  /** Failed commands (syntax, sequence, unknown) before `421` and close; 0 for no limit. Default 10. */
+  maxErrors?: number
+  /** Prepend an RFC 5321 §4.4 `Received:` header to the message data. Default false. */
+  addReceivedHeader?: boolean
+  /** RFC 1870 SIZE: advertise the limit and accept `SIZE=`. The limit applies either way. Default true. */
+  size?: boolean
+  /** RFC 2920 PIPELINING. Default true. */
+  pipelining?: boolean
+  /** RFC 6152 8BITMIME. Default true. */
+  eightBitMime?: boolean
+  /** RFC 6531 SMTPUTF8. Default true. */
+  smtpUtf8?: boolean
+  /** RFC 2034 ENHANCEDSTATUSCODES. Default true. */
+  enhancedStatusCodes?: boolean
+  /** RFC 3030 CHUNKING (BDAT). Default true. */
+  chunking?: boolean
+  /** RFC 3030 BINARYMIME; needs `chunking`. Default true. */
+  binaryMime?: boolean
+  /** RFC 3461 DSN. Off by default: advertising it promises the application honours DSN requests. */
+  dsn?: boolean
+  /** RFC 2033 LMTP: LHLO instead of HELO/EHLO and one reply per recipient after the data. Default false. */
+  lmtp?: boolean
+}
+
+/** Options after defaults and checks: every field present, frozen. */
+export type ResolvedOptions = Readonly<Required<SmtpOptions>>
+
+/** Default message size limit: 25 MiB. */
+export const DEFAULT_MAX_MESSAGE_SIZE = 25 * 1024 * 1024
+/** Default `dataChunk` batch size: 64 KiB. */
+export const DEFAULT_CHUNK_SIZE = 64 * 1024
+
+const DEFAULTS: Omit<ResolvedOptions, 'greeting'> = {
+  domain: 'localhost',
+  chunkSize: DEFAULT_CHUNK_SIZE,
+  maxMessageSize: DEFAULT_MAX_MESSAGE_SIZE,
+  maxRecipients: 100,
+  maxLineLength: 512,
+  maxTextLineLength: 1000,
+  lineEndings: 'reject',
+  collectBody: 'auto',
+  maxHeaderSize: 64 * 1024,
+  maxErrors: 10,
+  addReceivedHeader: false,
+  size: true,
+  pipelining: true,
+  eightBitMime: true,
+  smtpUtf8: true,
+  enhancedStatusCodes: true,
+  chunking: true,
+  binaryMime: true,
+  dsn: false,
+  lmtp: false,
+}
+
+const BOOLEANS = [
+  'addReceivedHeader',
+  'size',
+  'pipelining',
+  'eightBitMime',
+  'smtpUtf8',
+  'enhancedStatusCodes',
+  'chunking',
+  'binaryMime',
+  'dsn',
+  'lmtp',
+] as const satisfies ReadonlyArray<keyof ResolvedOptions>
+
+function invalid(name: string, why: string): SmtpwireError {
+  return new SmtpwireError('SMTPWIRE_ERR_INVALID_OPTION', `option \`${name}\` ${why}`)
+}
+
+function checkInteger(name: string, value: number, min: number): void {
+  if (!Number.isSafeInteger(value) || value < min) throw invalid(name, `must be an integer >= ${min}, got ${value}`)
+}
+
+/**
+ * Fills in defaults and checks every option.
+ * @throws SmtpwireError `SMTPWIRE_ERR_INVALID_OPTION` naming the first bad option.
+ */
+export function resolveOptions(options: SmtpOptions = {}): ResolvedOptions {
+  const defined = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined))
+  const merged = { ...DEFAULTS, ...defined } as Omit<ResolvedOptions, 'greeting'> & { greeting?: string }
+  const resolved: ResolvedOptions = {
+    ...merged,
+    greeting: merged.greeting ?? (merged.lmtp ? 'LMTP smtpwire' : 'ESMTP smtpwire'),
+    // BINARYMIME rides on BDAT (RFC 3030 §3), so turning chunking off turns it off unless asked for.
+    binaryMime: merged.binaryMime && (merged.chunking || options.binaryMime === true),
+  }
+  for (const name of BOOLEANS) {
+    if (typeof resolved[name] !== 'boolean') throw invalid(name, `must be a boolean, got ${String(resolved[name])}`)
+  }
+  if (!/^[\x21-\x7E\u0080-\u{10FFFF}]+$/u.test(resolved.domain)) throw invalid('domain', 'must be one word of printable characters')
+  if (/[\r\n]/.test(resolved.greeting)) throw invalid('greeting', 'must not contain CR or LF')
+  checkInteger('chunkSize', resolved.chunkSize, 1)
+  checkInteger('maxMessageSize', resolved.maxMessageSize, 0)
+  checkInteger('maxRecipients', resolved.maxRecipients, 1)
+  checkInteger('maxLineLength', resolved.maxLineLength, 64)
+  checkInteger('maxTextLineLength', resolved.maxTextLineLength, 0)
+  checkInteger('maxHeaderSize', resolved.maxHeaderSize, 0)
+  checkInteger('maxErrors', resolved.maxErrors, 0)
+  if (!['reject', 'normalize', 'keep'].includes(resolved.lineEndings)) {
+    throw invalid('lineEndings', "must be 'reject', 'normalize' or 'keep'")
+  }
+  if (![true, false, 'auto'].includes(resolved.collectBody)) throw invalid('collectBody', "must be true, false or 'auto'")
+  if (resolved.binaryMime && !resolved.chunking) throw invalid('binaryMime', 'needs `chunking` (RFC 3030 §3)')
+  return Object.freeze(resolved)
+}

@@ -1,0 +1,128 @@
+// One command line (CRLF removed, decoded as UTF-8) → a Command value or a Fault naming the
+// catalogue reply. Never throws on input and never replies; protocol.ts decides what is sent.
+
+import { parsePath, type Mailbox } from './address.js'
+import type { ReplyKey } from './replies.js'
+
+/** ESMTP parameters as sent: keyword upper-cased, value as sent (`null` for a bare keyword). */
+export type RawParams = ReadonlyArray<readonly [keyword: string, value: string | null]>
+
+/** A command the parser understood. */
+export type Command =
+  | { readonly verb: 'HELO' | 'EHLO' | 'LHLO'; readonly domain: string }
+  | { readonly verb: 'MAIL'; readonly from: Mailbox | null; readonly params: RawParams }
+  | { readonly verb: 'RCPT'; readonly to: Mailbox; readonly params: RawParams }
+  | { readonly verb: 'BDAT'; readonly size: number; readonly last: boolean }
+  | { readonly verb: 'DATA' | 'RSET' | 'QUIT' | 'STARTTLS' }
+  | { readonly verb: 'NOOP'; readonly argument: string }
+  | { readonly verb: 'VRFY' | 'EXPN' | 'HELP'; readonly argument: string }
+  | { readonly verb: 'AUTH'; readonly mechanism: string; readonly initialResponse: string | null }
+  | { readonly verb: 'XCLIENT' | 'XFORWARD'; readonly attributes: RawParams }
+
+/** A line that is not a valid command, with the reply it deserves. */
+export interface Fault {
+  readonly verb: string | null
+  readonly fault: ReplyKey
+}
+
+/** A verb the parser knows. */
+export type Verb = Command['verb']
+
+// RFC 5321 §4.1.2 esmtp-param; values may be UTF-8 when SMTPUTF8 is on (RFC 6531 §3.3).
+const PARAM = /^([A-Za-z0-9][A-Za-z0-9-]*)(?:=([\x21-\x3C\x3E-\x7E\u0080-\u{10FFFF}]+))?$/u
+const CONTROL = /[\x00-\x08\x0A-\x1F\x7F]/
+const VERB = /^[A-Za-z]{1,16}$/
+
+function fault(verb: string | null, reply: ReplyKey): Fault {
+  return { verb, fault: reply }
+}
+
+/** Splits `KEY=VALUE KEY2` into raw params; `null` when one is malformed. */
+export function parseParams(text: string): RawParams | null {
+  const out: Array<readonly [string, string | null]> = []
+  for (const word of text.split(' ')) {
+    if (word === '') continue // tolerate doubled spaces, as most servers do
+    const match = PARAM.exec(word)
+    if (!match) return null
+    out.push([(match[1] ?? '').toUpperCase(), match[2] ?? null])
+  }
+  return out
+}
+
+function parseEnvelope(verb: 'MAIL' | 'RCPT', rest: string): Command | Fault {
+  const prefix = verb === 'MAIL' ? 'FROM:' : 'TO:'
+  if (rest.slice(0, prefix.length).toUpperCase() !== prefix) return fault(verb, 'syntaxError')
+  let at = prefix.length
+  // RFC 5321 forbids a space after the colon, but many clients send one; accepting it is harmless.
+  while (rest[at] === ' ') at++
+  const syntaxFault = verb === 'MAIL' ? 'badSenderSyntax' : 'badRecipientSyntax'
+  const path = parsePath(rest, at, verb === 'MAIL', verb === 'RCPT')
+  if (!path.ok) return fault(verb, path.reason === 'null-path' ? 'nullRecipient' : syntaxFault)
+  const tail = rest.slice(path.end)
+  if (tail !== '' && tail[0] !== ' ') return fault(verb, syntaxFault)
+  const params = parseParams(tail)
+  if (!params) return fault(verb, 'syntaxError')
+  if (verb === 'MAIL') return { verb, from: path.mailbox, params }
+  // parsePath only yields null when allowNull is true, which it is not for RCPT.
+  return path.mailbox ? { verb, to: path.mailbox, params } : fault(verb, 'nullRecipient')
+}
+
+function parseBdat(rest: string): Command | Fault {
+  const match = /^(\d{1,15})(?: +(LAST))? *$/i.exec(rest)
+  if (!match) return fault('BDAT', 'syntaxError')
+  return { verb: 'BDAT', size: Number(match[1]), last: match[2] !== undefined }
+}
+
+/** Parses one command line. The line must not include its CRLF. */
+export function parseCommand(line: string): Command | Fault {
+  const space = line.indexOf(' ')
+  const word = space < 0 ? line : line.slice(0, space)
+  if (!VERB.test(word)) return fault(null, 'unknownCommand')
+  const verb = word.toUpperCase()
+  // Trailing spaces are common ("RSET "); a leading one after the verb is the separator.
+  const rest = space < 0 ? '' : line.slice(space + 1).replace(/ +$/, '')
+  if (CONTROL.test(rest)) return fault(verb, 'syntaxError')
+  switch (verb) {
+    case 'HELO':
+    case 'EHLO':
+    case 'LHLO':
+      if (rest === '' || rest.includes(' ')) return fault(verb, 'badHelo')
+      return { verb, domain: rest }
+    case 'MAIL':
+    case 'RCPT':
+      return parseEnvelope(verb, rest)
+    case 'BDAT':
+      return parseBdat(rest)
+    case 'DATA':
+    case 'RSET':
+    case 'QUIT':
+    case 'STARTTLS':
+      return rest === '' ? { verb } : fault(verb, 'syntaxError')
+    // RFC 5321 §4.1.1.9 and §4.1.1.8: NOOP and HELP take an optional argument.
+    case 'NOOP':
+      return { verb, argument: rest }
+    case 'HELP':
+      return { verb, argument: rest }
+    case 'VRFY':
+    case 'EXPN':
+      return rest === '' ? fault(verb, 'syntaxError') : { verb, argument: rest }
+    case 'AUTH': {
+      const match = /^([A-Za-z0-9_-]{1,20})(?: +(\S+))?$/.exec(rest)
+      if (!match) return fault(verb, 'syntaxError')
+      return { verb, mechanism: (match[1] ?? '').toUpperCase(), initialResponse: match[2] ?? null }
+    }
+    case 'XCLIENT':
+    case 'XFORWARD': {
+      const attributes = parseParams(rest)
+      if (!attributes || attributes.length === 0) return fault(verb, 'syntaxError')
+      return { verb, attributes }
+    }
+    default:
+      return fault(verb, 'unknownCommand')
+  }
+}
+
+/** True when a parse result is a Fault. */
+export function isFault(result: Command | Fault): result is Fault {
+  return 'fault' in result
+}
