@@ -1,0 +1,87 @@
+// Wires any Duplex (socket, TLS socket, in-memory pair, bridge) to a protocol: data in, replies
+// out, pause/resume both ways, and the end of the stream. Module-level named listeners find their
+// protocol through a symbol, so attaching allocates no closures. Never imports net or tls.
+
+import type { Duplex } from 'node:stream'
+import type { SessionFacts } from './session.js'
+import type { SmtpTransport } from './transport.js'
+
+/** What attach needs from a protocol. */
+export interface Attachable {
+  open(transport: SmtpTransport, facts?: SessionFacts): unknown
+  feed(chunk: Buffer): boolean
+  end(): void
+  destroy(error?: Error): void
+  drained(): void
+}
+
+const kProtocol = Symbol('smtpwire.protocol')
+
+interface AttachedStream extends Duplex {
+  [kProtocol]?: Attachable
+}
+
+/** Writes to a stream unless it can no longer take writes (the peer reset it, or it ended). */
+class StreamTransport implements SmtpTransport {
+  constructor(private readonly stream: Duplex) {}
+
+  write(chunk: Buffer): boolean {
+    const stream = this.stream
+    if (stream.destroyed || stream.writableEnded) return true // 'close' follows; nothing to wait for
+    return stream.write(chunk)
+  }
+
+  end(): void {
+    if (!this.stream.destroyed && !this.stream.writableEnded) this.stream.end()
+  }
+
+  pause(): void {
+    this.stream.pause()
+  }
+
+  resume(): void {
+    this.stream.resume()
+  }
+}
+
+function toBuffer(chunk: unknown): Buffer {
+  if (Buffer.isBuffer(chunk)) return chunk
+  if (chunk instanceof Uint8Array) return Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
+  return Buffer.from(String(chunk), 'latin1')
+}
+
+function streamOnData(this: AttachedStream, chunk: unknown): void {
+  this[kProtocol]?.feed(toBuffer(chunk))
+}
+
+function streamOnEnd(this: AttachedStream): void {
+  this[kProtocol]?.end()
+}
+
+function streamOnClose(this: AttachedStream): void {
+  const protocol = this[kProtocol]
+  delete this[kProtocol]
+  protocol?.destroy()
+}
+
+function streamOnError(this: AttachedStream, error: Error): void {
+  const protocol = this[kProtocol]
+  delete this[kProtocol]
+  protocol?.destroy(error)
+}
+
+function streamOnDrain(this: AttachedStream): void {
+  this[kProtocol]?.drained()
+}
+
+/** Connects `stream` to `protocol` and opens the session (the greeting is written at once). */
+export function attachStream(protocol: Attachable, stream: Duplex, facts?: SessionFacts): void {
+  const attached = stream as AttachedStream
+  attached[kProtocol] = protocol
+  attached.on('data', streamOnData)
+  attached.on('end', streamOnEnd)
+  attached.on('close', streamOnClose)
+  attached.on('error', streamOnError)
+  attached.on('drain', streamOnDrain)
+  protocol.open(new StreamTransport(stream), facts)
+}

@@ -1,0 +1,299 @@
+// DATA and BDAT: the message body flows through the dot-decoder into `headers`, `dataChunk` and
+// `message`, in bounded memory, and the message is answered (per recipient under LMTP) only after
+// the listeners settled.
+
+import { DotDecoder } from '../dot-decoder.js'
+import { combine, type Settled } from '../events.js'
+import { HeaderScanner } from '../header-scanner.js'
+import type { Host, InputReader } from '../host.js'
+import type { Command } from '../parser.js'
+import { formatReceivedHeader } from '../received.js'
+import { REPLIES, withText, type Reply } from '../replies.js'
+import type { TransactionState } from '../session.js'
+import { replyFor } from './answer.js'
+
+type Bdat = Extract<Command, { verb: 'BDAT' }>
+
+/** The body of one transaction, across all of its BDAT chunks. */
+interface Body {
+  readonly decoder: DotDecoder
+  /** Undelivered `dataChunk` octets, when anyone listens to `dataChunk`. */
+  readonly batch: Buffer[] | null
+  batchLength: number
+  /** The whole message, when it is being collected for `message.body`. */
+  readonly collected: Buffer[] | null
+  readonly headers: HeaderScanner | null
+  headersReady: boolean
+  tooBig: boolean
+  /** A listener refused the body part-way (`headers` or `dataChunk`): the reply to send at the end. */
+  refusal: Reply | null
+  /** The LAST chunk was answered, or a chunk failed: later BDATs get `refusal` or 503. */
+  closed: boolean
+}
+
+// Body state is kept beside the transaction, not on it: listeners see the transaction object.
+const bodies = new WeakMap<TransactionState, Body>()
+
+/** True once DATA was accepted or a BDAT chunk arrived; recipients can no longer be added. */
+export function hasDataStarted(transaction: TransactionState): boolean {
+  return bodies.has(transaction)
+}
+
+function newBody(host: Host, transaction: TransactionState, dotStuffed: boolean): Body {
+  const { options } = host
+  const streaming = host.hasListeners('dataChunk')
+  const collect = options.collectBody === 'auto' ? !streaming : options.collectBody
+  const body: Body = {
+    decoder: new DotDecoder({ lineEndings: options.lineEndings, maxTextLineLength: options.maxTextLineLength, dotStuffed }),
+    batch: streaming ? [] : null,
+    batchLength: 0,
+    collected: collect ? [] : null,
+    headers: options.maxHeaderSize > 0 && host.hasListeners('headers') ? new HeaderScanner(options.maxHeaderSize) : null,
+    headersReady: false,
+    tooBig: false,
+    refusal: null,
+    closed: false,
+  }
+  bodies.set(transaction, body)
+  if (options.addReceivedHeader) {
+    const trace = Buffer.from(formatReceivedHeader(host.session, transaction, options.domain))
+    addOutput(body, trace)
+  }
+  return body
+}
+
+/** Passes decoded octets on to the header scanner, the chunk batch and the collection. */
+function addOutput(body: Body, piece: Buffer): void {
+  if (body.headers?.take(piece)) body.headersReady = true
+  if (body.batch) {
+    body.batch.push(piece)
+    body.batchLength += piece.length
+  }
+  body.collected?.push(piece)
+}
+
+/** Stops delivering the body: the message will be refused when its data ends. */
+function stopBody(body: Body): void {
+  body.decoder.discard()
+  if (body.batch) body.batch.length = 0
+  body.batchLength = 0
+  if (body.collected) body.collected.length = 0
+  body.headersReady = false
+}
+
+/** Why the message is refused, if it is: a bare line ending, then a long line, size, a listener. */
+function failureOf(body: Body): Reply | null {
+  const fault = body.decoder.fault
+  if (fault === 'bareLineEnding') return REPLIES.bareLineEnding
+  if (fault === 'textLineTooLong') return REPLIES.textLineTooLong
+  if (body.tooBig) return REPLIES.messageTooBig
+  return body.refusal
+}
+
+/**
+ * Reads a body: for DATA up to CRLF.CRLF (`remaining` null), for a BDAT chunk exactly
+ * `remaining` octets. Between reads it fires `headers`, full `dataChunk` batches and, at the end,
+ * the last chunk and `message`.
+ */
+class BodyReader implements InputReader {
+  private inputDone: boolean
+  private readonly pieces: Buffer[] = []
+  private readonly chunkOctets: number
+
+  constructor(
+    private readonly host: Host,
+    private readonly transaction: TransactionState,
+    private readonly body: Body,
+    private remaining: number | null,
+    private readonly last: boolean,
+  ) {
+    this.inputDone = remaining === 0
+    this.chunkOctets = remaining ?? 0
+  }
+
+  get needsInput(): boolean {
+    // A partial batch waits for the next BDAT chunk; only the LAST one flushes it.
+    return !this.inputDone && !this.body.headersReady && this.body.batchLength < this.host.options.chunkSize
+  }
+
+  read(input: Buffer, pos: number): number {
+    for (;;) {
+      const body = this.body
+      if (body.headersReady) {
+        if (!this.fireHeaders()) return pos
+      } else if (body.batchLength >= this.host.options.chunkSize || (this.inputDone && this.last && body.batchLength > 0)) {
+        if (!this.fireChunk()) return pos
+      } else if (this.inputDone) {
+        this.finish()
+        return pos
+      } else if (pos < input.length) {
+        pos = this.consume(input, pos)
+      } else {
+        return pos
+      }
+    }
+  }
+
+  private consume(input: Buffer, pos: number): number {
+    const { body, transaction } = this
+    const end = this.remaining === null ? input.length : Math.min(input.length, pos + this.remaining)
+    const next = body.decoder.decode(input, pos, end, this.pieces)
+    if (this.remaining !== null) this.remaining -= next - pos
+    const max = this.host.options.maxMessageSize
+    for (const piece of this.pieces) {
+      transaction.size += piece.length
+      // Never hold more than the limit: past it, the body is only read to its end.
+      if (max > 0 && transaction.size > max) {
+        body.tooBig = true
+        stopBody(body)
+        break
+      }
+      addOutput(body, piece)
+    }
+    this.pieces.length = 0
+    if (body.decoder.done || this.remaining === 0) {
+      this.inputDone = true
+      if (this.last && body.headers?.finish()) body.headersReady = true
+    }
+    return next
+  }
+
+  /** Fires `headers`; false while its listeners are still deciding. */
+  private fireHeaders(): boolean {
+    const { host, body, transaction } = this
+    body.headersReady = false
+    const scanner = body.headers
+    // A body already refused asks nobody anything more.
+    if (!scanner || failureOf(body)) return true
+    const payload = { session: host.session, transaction, headers: scanner.headers(), truncated: scanner.truncated }
+    return this.settledNow((then) => host.decide('headers', payload, then))
+  }
+
+  /** Fires one `dataChunk` with the batch; false while its listeners are still deciding. */
+  private fireChunk(): boolean {
+    const { host, body, transaction } = this
+    const batch = body.batch ?? []
+    const chunk = batch.length === 1 ? (batch[0] as Buffer) : Buffer.concat(batch, body.batchLength)
+    batch.length = 0
+    body.batchLength = 0
+    return this.settledNow((then) => host.decide('dataChunk', { session: host.session, transaction, chunk }, then))
+  }
+
+  /** Starts a decision on part of the body; a refusal stops the body. True when it settled at once. */
+  private settledNow(start: (then: (settled: readonly Settled[]) => void) => void): boolean {
+    let now = false
+    start((settled) => {
+      now = true
+      const outcome = combine(settled)
+      if (outcome.kind === 'accept' || this.body.refusal) return
+      this.body.refusal = replyFor(outcome, REPLIES.messageAccepted, REPLIES.messageRejected)
+      stopBody(this.body)
+    })
+    return now
+  }
+
+  private finish(): void {
+    const { host, body, transaction } = this
+    host.setReader(null)
+    const failure = failureOf(body)
+    if (!this.last) {
+      // RFC 3030 §2: each chunk but the last gets its own reply, once its octets are read.
+      if (failure) body.closed = true
+      host.send(failure ?? withText(REPLIES.chunkReceived, `${this.chunkOctets} octets received`))
+      return
+    }
+    body.closed = true
+    const recipients = host.options.lmtp ? transaction.to.length : 1
+    if (failure) {
+      for (let i = 0; i < recipients; i++) host.send(failure)
+      host.endTransaction('rejected')
+      return
+    }
+    const messageBody = body.collected ? Buffer.concat(body.collected) : null
+    host.decide('message', { session: host.session, transaction, body: messageBody }, (settled) => {
+      let delivered = false
+      for (let i = 0; i < recipients; i++) {
+        // RFC 2033 §4.2: under LMTP, one reply per accepted recipient, in RCPT order.
+        const pick = (value: unknown): unknown => (Array.isArray(value) ? (value as unknown[])[i] : value)
+        const outcome = combine(settled, pick)
+        if (outcome.kind === 'accept') delivered = true
+        host.send(replyFor(outcome, REPLIES.messageAccepted, REPLIES.messageRejected))
+      }
+      if (delivered) host.session.counters.messages++
+      host.endTransaction(delivered ? 'delivered' : 'rejected')
+    })
+  }
+}
+
+/** Reads and drops a refused BDAT chunk, then sends its reply. */
+class SkipReader implements InputReader {
+  readonly needsInput = true
+
+  constructor(
+    private readonly host: Host,
+    private remaining: number,
+    private readonly reply: Reply,
+  ) {}
+
+  read(input: Buffer, pos: number): number {
+    const take = Math.min(this.remaining, input.length - pos)
+    this.remaining -= take
+    if (this.remaining === 0) {
+      this.host.setReader(null)
+      this.host.sendError(this.reply)
+    }
+    return pos + take
+  }
+}
+
+/** DATA: ask `data` listeners, then 354 and read the body. */
+export function data(host: Host): void {
+  const transaction = host.transaction
+  if (!transaction) return host.sendError(host.session.heloVerb ? REPLIES.needMail : REPLIES.needHelo)
+  if (transaction.via === 'BDAT') return host.sendError(REPLIES.mixedDataAndBdat)
+  if (transaction.to.length === 0) return host.sendError(REPLIES.needRcpt)
+  // RFC 3030 §3: a BINARYMIME body can only be sent with BDAT.
+  if (transaction.mailParams.body === 'BINARYMIME') return host.sendError(REPLIES.binaryNeedsBdat)
+  transaction.via = 'DATA'
+  host.decide('data', { session: host.session, transaction }, (settled) => {
+    const outcome = combine(settled)
+    if (outcome.kind !== 'accept') {
+      host.send(replyFor(outcome, REPLIES.startData, REPLIES.dataRejected))
+      return
+    }
+    const body = newBody(host, transaction, true)
+    host.setReader(new BodyReader(host, transaction, body, null, true))
+    host.send(REPLIES.startData)
+  })
+}
+
+/** BDAT size [LAST]: the chunk's octets are always read, whatever the reply (RFC 3030 §2). */
+export function bdat(host: Host, command: Bdat): void {
+  const { size, last } = command
+  const refuse = (reply: Reply): void => {
+    if (size > 0) host.setReader(new SkipReader(host, size, reply))
+    else host.sendError(reply)
+  }
+  if (!host.options.chunking) return refuse(REPLIES.chunkingDisabled)
+  if (host.session.heloVerb === 'HELO') return refuse(REPLIES.needEhlo)
+  const transaction = host.transaction
+  if (!transaction) return refuse(host.session.heloVerb ? REPLIES.needMail : REPLIES.needHelo)
+  if (transaction.via === 'DATA') return refuse(REPLIES.mixedDataAndBdat)
+  if (transaction.to.length === 0) return refuse(REPLIES.needRcpt)
+  const existing = bodies.get(transaction)
+  if (existing?.closed) return refuse(failureOf(existing) ?? REPLIES.badBdatSequence)
+  const read = (body: Body): void => {
+    const reader = new BodyReader(host, transaction, body, size, last)
+    host.setReader(reader)
+  }
+  if (existing) return read(existing)
+  transaction.via = 'BDAT'
+  host.decide('data', { session: host.session, transaction }, (settled) => {
+    const outcome = combine(settled)
+    const body = newBody(host, transaction, false)
+    if (outcome.kind === 'accept') return read(body)
+    body.refusal = replyFor(outcome, REPLIES.chunkReceived, REPLIES.dataRejected)
+    stopBody(body)
+    read(body)
+  })
+}

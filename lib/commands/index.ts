@@ -1,0 +1,54 @@
+// The command table: each verb to its handler, after the rules that apply to every command
+// (a refused connection serves only QUIT; faults from the parser are counted errors).
+
+import type { Host } from '../host.js'
+import { isFault, type Command, type Fault } from '../parser.js'
+import { REPLIES } from '../replies.js'
+import { bdat, data } from './data.js'
+import { mail, rcpt } from './envelope.js'
+import { hello, noop, query, quit, rset } from './session.js'
+
+/** Runs one parsed command line. */
+export function handleCommand(host: Host, parsed: Command | Fault): void {
+  if (host.refused && !(!isFault(parsed) && parsed.verb === 'QUIT')) {
+    host.sendError(REPLIES.rejectedConnection)
+    return
+  }
+  if (isFault(parsed)) {
+    // A BDAT whose size cannot be read leaves its chunk unframed: reading on would run the
+    // chunk's bytes as commands, so the session ends here.
+    if (parsed.verb === 'BDAT') host.close('protocol', REPLIES.badBdatSyntax)
+    else host.sendError(REPLIES[parsed.fault])
+    return
+  }
+  switch (parsed.verb) {
+    case 'HELO':
+    case 'EHLO':
+    case 'LHLO':
+      return hello(host, parsed)
+    case 'MAIL':
+      return mail(host, parsed)
+    case 'RCPT':
+      return rcpt(host, parsed)
+    case 'DATA':
+      return data(host)
+    case 'BDAT':
+      return bdat(host, parsed)
+    case 'RSET':
+      return rset(host)
+    case 'NOOP':
+      return noop(host)
+    case 'QUIT':
+      return quit(host)
+    case 'VRFY':
+    case 'EXPN':
+    case 'HELP':
+      return query(host, parsed)
+    case 'STARTTLS':
+    case 'AUTH':
+      return host.sendError(REPLIES.commandNotImplemented)
+    case 'XCLIENT':
+    case 'XFORWARD':
+      return host.sendError(REPLIES.unknownCommand)
+  }
+}

@@ -1,0 +1,73 @@
+// Commands about the session rather than a transaction: HELO/EHLO/LHLO, RSET, NOOP, QUIT and
+// the queries VRFY, EXPN and HELP.
+
+import { ehloKeywords } from '../capabilities.js'
+import { combine } from '../events.js'
+import type { Host } from '../host.js'
+import type { Command } from '../parser.js'
+import { REPLIES, withText, type Reply } from '../replies.js'
+import { replyFor } from './answer.js'
+
+type Hello = Extract<Command, { verb: 'HELO' | 'EHLO' | 'LHLO' }>
+type Query = Extract<Command, { verb: 'VRFY' | 'EXPN' | 'HELP' }>
+
+/** HELO, EHLO and LHLO: greet, list extensions, and clear any transaction. */
+export function hello(host: Host, command: Hello): void {
+  const lmtp = host.options.lmtp
+  // RFC 2033 §4.1: an LMTP server answers HELO and EHLO as unknown commands.
+  if (lmtp !== (command.verb === 'LHLO')) {
+    host.sendError(lmtp ? REPLIES.notLmtp : REPLIES.unknownCommand)
+    return
+  }
+  const { session, options } = host
+  host.decide('ehlo', { session, verb: command.verb, domain: command.domain }, (settled) => {
+    const outcome = combine(settled)
+    if (outcome.kind !== 'accept') {
+      host.send(replyFor(outcome, REPLIES.ok, REPLIES.heloRejected))
+      return
+    }
+    session.heloName = command.domain
+    session.heloVerb = command.verb
+    // RFC 5321 §4.1.4: EHLO/HELO part-way through a session clears the transaction, like RSET.
+    host.endTransaction('helo')
+    const first = `${options.domain} greets ${command.domain}`
+    if (command.verb === 'HELO') {
+      host.send(outcome.reply ?? { code: 250, enhanced: null, text: first })
+    } else {
+      // RFC 2034 §3: the EHLO reply carries no enhanced codes.
+      host.send({ code: 250, enhanced: null, text: [first, ...ehloKeywords(options, host.capabilities())] })
+    }
+  })
+}
+
+/** RSET: clear the transaction (RFC 5321 §4.1.1.5). */
+export function rset(host: Host): void {
+  host.notice('reset', { session: host.session })
+  host.endTransaction('reset')
+  host.send(REPLIES.resetOk)
+}
+
+/** NOOP. */
+export function noop(host: Host): void {
+  host.send(REPLIES.ok)
+}
+
+/** QUIT: 221, then the connection ends. */
+export function quit(host: Host): void {
+  host.close('quit', withText(REPLIES.closing, `${host.options.domain} Service closing transmission channel`))
+}
+
+const QUERY_DEFAULTS: Record<Query['verb'], { event: 'vrfy' | 'expn' | 'help'; accepted: Reply; rejected: Reply }> = {
+  // RFC 5321 §3.5.3: 252 when the server will not verify but will try delivery.
+  VRFY: { event: 'vrfy', accepted: REPLIES.cannotVerify, rejected: REPLIES.vrfyRejected },
+  EXPN: { event: 'expn', accepted: REPLIES.expnDisabled, rejected: REPLIES.expnRejected },
+  HELP: { event: 'help', accepted: REPLIES.help, rejected: REPLIES.commandNotImplemented },
+}
+
+/** VRFY, EXPN, HELP: the listener answers (with an SmtpReply), else the safe default. */
+export function query(host: Host, command: Query): void {
+  const { event, accepted, rejected } = QUERY_DEFAULTS[command.verb]
+  host.decide(event, { session: host.session, argument: command.argument }, (settled) => {
+    host.send(replyFor(combine(settled), accepted, rejected))
+  })
+}

@@ -1,0 +1,333 @@
+// The SMTP state machine behind SmtpProtocol: input modes, the pending-verdict gate, the ordered
+// reply queue, flow control in both directions, and the session's end. The only stateful core
+// file; command rules live in commands/, byte framing in line-reader.ts and dot-decoder.ts.
+//
+//   open() ─connect decision─► command lines ◄──────────────────────────────────┐
+//                               │ DATA accepted ─► body reader ──CRLF.CRLF──────┤
+//                               │ BDAT n ────────► chunk reader ──n octets──────┤
+//                               │ AUTH ──────────► SASL reader ──done───────────┤
+//                               │ STARTTLS ──────► upgrading ──secure───────────┘
+//                               └ QUIT / 421 / peer gone / error ─► closed
+//   In any mode, a listener that returns a Promise sets `waiting`: input is kept, the transport is
+//   paused, and the loop restarts from the next unread byte once every listener has settled.
+
+import { isUtf8 } from 'node:buffer'
+import { AUTH_LINE_LIMIT, commandLineLimit, type CapabilityFacts } from './capabilities.js'
+import { handleCommand } from './commands/index.js'
+import { SmtpwireError } from './errors.js'
+import {
+  combine,
+  unexpectedErrors,
+  type CloseReason,
+  type DecisionEvents,
+  type Listeners,
+  type NoticeEvents,
+  type Settled,
+  type SmtpEvents,
+  type TransactionEndReason,
+} from './events.js'
+import type { Host, InputReader } from './host.js'
+import { LineReader } from './line-reader.js'
+import type { ResolvedOptions } from './options.js'
+import { parseCommand } from './parser.js'
+import { formatReply, REPLIES, type Reply } from './replies.js'
+import { newSession, type SessionFacts, type SessionState, type TransactionState } from './session.js'
+import type { SmtpTransport } from './transport.js'
+
+const EMPTY = Buffer.alloc(0)
+// Replies are written in one batch per read; a batch this large is written at once, so a client
+// that floods commands without reading replies meets the transport's backpressure early.
+const FLUSH_AT = 16 * 1024
+// Errors that only mean the peer went away; they are not worth an `error` event.
+const PEER_GONE = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ERR_STREAM_PREMATURE_CLOSE'])
+
+export class Engine implements Host {
+  readonly session: SessionState
+  transaction: TransactionState | null = null
+  refused = false
+  closed = false
+  private transport: SmtpTransport | null = null
+  private input: Buffer = EMPTY
+  private pos = 0
+  private reader: InputReader | null = null
+  private readonly lines: LineReader
+  private waiting = false
+  private outputBlocked = false
+  private inputPaused = false
+  private peerEnded = false
+  private pumping = false
+  private out: Buffer[] = []
+  private outLength = 0
+
+  constructor(
+    readonly options: ResolvedOptions,
+    private readonly listeners: Listeners,
+  ) {
+    this.session = newSession()
+    this.lines = new LineReader(options.lineEndings)
+  }
+
+  get usesEnhancedCodes(): boolean {
+    return this.options.enhancedStatusCodes && (this.session.heloVerb === 'EHLO' || this.session.heloVerb === 'LHLO')
+  }
+
+  get lineLimit(): number {
+    return commandLineLimit(this.options, this.capabilities().authMechanisms.length > 0)
+  }
+
+  /** True when a verdict is pending. */
+  get isWaiting(): boolean {
+    return this.waiting
+  }
+
+  /** Starts the session on `transport`: sends the greeting, or asks `connect` listeners first. */
+  open(transport: SmtpTransport, facts: SessionFacts = {}): void {
+    if (this.transport || this.closed) throw new SmtpwireError('SMTPWIRE_ERR_ALREADY_STARTED', 'the protocol was already opened')
+    this.transport = transport
+    Object.assign(this.session, newSession(facts), { id: this.session.id })
+    const greeting: Reply = { code: 220, enhanced: null, text: `${this.options.domain} ${this.options.greeting}` }
+    this.decide('connect', { session: this.session }, (settled) => {
+      const outcome = combine(settled)
+      if (outcome.kind === 'accept') {
+        this.send(outcome.reply ?? greeting)
+      } else {
+        // RFC 5321 §3.1: after a 554 greeting, answer 503 to everything but QUIT. A greeting can
+        // only be 220, 421 or 554, so a listener that blew up gets 421.
+        this.refused = true
+        this.send(outcome.kind === 'fail' ? REPLIES.localErrorClosing : (outcome.reply ?? REPLIES.connectionRejected))
+      }
+    })
+    this.pump()
+  }
+
+  /** Takes bytes from the client; false asks the caller to pause until `resume()` is called. */
+  feed(chunk: Buffer): boolean {
+    if (this.closed) return false
+    this.session.counters.bytesIn += chunk.length
+    if (this.pos >= this.input.length) {
+      this.input = chunk
+    } else {
+      this.input = Buffer.concat([this.input.subarray(this.pos), chunk])
+    }
+    this.pos = 0
+    this.pump()
+    return this.wantsInput()
+  }
+
+  /** The client finished sending (EOF). Buffered commands are still answered. */
+  end(): void {
+    if (this.closed) return
+    this.peerEnded = true
+    this.pump()
+  }
+
+  /** The connection is gone: nothing more can be written. */
+  destroy(error?: Error): void {
+    if (this.closed) return
+    this.transport = null
+    const code = (error as { code?: unknown } | undefined)?.code
+    if (error && !(typeof code === 'string' && PEER_GONE.has(code))) {
+      this.notice('error', { session: this.session, error, event: null })
+    }
+    this.close(error ? 'error' : 'peer')
+  }
+
+  /** The transport can take writes again after `write()` returned false. */
+  drained(): void {
+    if (!this.outputBlocked) return
+    this.outputBlocked = false
+    this.pump()
+  }
+
+  send(reply: Reply): void {
+    const bytes = formatReply(reply, this.usesEnhancedCodes)
+    this.out.push(bytes)
+    this.outLength += bytes.length
+    // A 421 ends the session (RFC 5321 §3.8), whoever chose it.
+    if (reply.code === 421) this.close('protocol')
+    else if (this.outLength >= FLUSH_AT) this.flush()
+  }
+
+  sendError(reply: Reply): void {
+    const counters = this.session.counters
+    counters.errors++
+    const limit = this.options.maxErrors
+    if (limit > 0 && counters.errors >= limit) this.send(REPLIES.tooManyErrors)
+    else this.send(reply)
+  }
+
+  decide<K extends keyof DecisionEvents>(event: K, payload: DecisionEvents[K], then: (settled: readonly Settled[]) => void): void {
+    const result = this.listeners.dispatch(event, payload as SmtpEvents[K])
+    if (Array.isArray(result)) {
+      this.reportErrors(event, result)
+      then(result)
+      return
+    }
+    this.waiting = true
+    this.updateFlow()
+    result.then(
+      (settled) => {
+        this.waiting = false
+        if (this.closed) return
+        this.reportErrors(event, settled)
+        this.guarded(() => then(settled))
+        this.pump()
+      },
+      (error: unknown) => this.internalError(error),
+    )
+  }
+
+  notice<K extends keyof NoticeEvents>(event: K, payload: NoticeEvents[K]): void {
+    const result = this.listeners.dispatch(event, payload as SmtpEvents[K])
+    if (Array.isArray(result)) this.reportErrors(event, result)
+    else void result.then((settled) => this.reportErrors(event, settled))
+  }
+
+  hasListeners(event: keyof DecisionEvents | keyof NoticeEvents): boolean {
+    return this.listeners.count(event) > 0
+  }
+
+  setReader(reader: InputReader | null): void {
+    this.reader = reader
+  }
+
+  endTransaction(reason: TransactionEndReason): void {
+    const transaction = this.transaction
+    this.transaction = null
+    this.notice('transaction', { session: this.session, reason, transaction })
+  }
+
+  capabilities(): CapabilityFacts {
+    return { canStartTls: false, authMechanisms: [], xclient: null, xforward: null }
+  }
+
+  close(reason: CloseReason, reply?: Reply): void {
+    if (this.closed) return
+    if (reply) {
+      const bytes = formatReply(reply, this.usesEnhancedCodes)
+      this.out.push(bytes)
+      this.outLength += bytes.length
+    }
+    this.flush()
+    this.closed = true
+    this.reader = null
+    this.input = EMPTY
+    this.pos = 0
+    this.lines.reset()
+    const transaction = this.transaction
+    if (transaction) this.endTransaction('closed')
+    this.transport?.end()
+    this.transport = null
+    this.notice('close', { session: this.session, reason, aborted: transaction !== null })
+  }
+
+  /** Runs the input loop until it needs bytes, waits for a verdict, or the output is blocked. */
+  private pump(): void {
+    if (this.pumping || this.closed) return
+    this.pumping = true
+    try {
+      this.guarded(() => this.readInput())
+    } finally {
+      this.pumping = false
+    }
+    this.flush()
+    if (this.peerEnded && !this.closed && !this.waiting && this.pos >= this.input.length) this.close('peer')
+    this.updateFlow()
+  }
+
+  private readInput(): void {
+    let stalled = 0
+    while (!this.waiting && !this.closed && !this.outputBlocked) {
+      const hasInput = this.pos < this.input.length
+      const reader = this.reader
+      if (reader) {
+        if (!hasInput && reader.needsInput) break
+        const before = this.pos
+        this.pos = reader.read(this.input, this.pos)
+        const stuck = this.pos === before && this.reader === reader && !this.waiting && !reader.needsInput
+        if (stuck && ++stalled > 1) throw new Error('input reader made no progress')
+      } else {
+        if (!hasInput) break
+        this.pos = this.readCommand(this.input, this.pos)
+      }
+    }
+    if (this.pos >= this.input.length) {
+      this.input = EMPTY
+      this.pos = 0
+    }
+  }
+
+  private readCommand(input: Buffer, pos: number): number {
+    const auth = this.capabilities().authMechanisms.length > 0
+    const limit = this.lineLimit
+    // Frame at the AUTH limit when AUTH is offered; other commands are held to theirs below.
+    const end = this.lines.read(input, pos, auth ? Math.max(limit, AUTH_LINE_LIMIT) : limit)
+    const { line, fault } = this.lines
+    if (line === null && fault === null) return end
+    this.session.counters.commands++
+    if (fault) {
+      this.sendError(fault === 'tooLong' ? REPLIES.lineTooLong : REPLIES.bareLineFeed)
+    } else if (line && line.length + 2 > limit && !isAuthLine(line)) {
+      this.sendError(REPLIES.lineTooLong)
+    } else if (line && !isUtf8(line)) {
+      this.sendError(REPLIES.invalidUtf8)
+    } else if (line) {
+      handleCommand(this, parseCommand(line.toString('utf8')))
+    }
+    return end
+  }
+
+  private flush(): void {
+    if (this.out.length === 0) return
+    const transport = this.transport
+    const data = this.out.length === 1 ? (this.out[0] as Buffer) : Buffer.concat(this.out, this.outLength)
+    this.out = []
+    this.outLength = 0
+    if (!transport) return
+    this.session.counters.bytesOut += data.length
+    if (!transport.write(data)) this.outputBlocked = true
+  }
+
+  private wantsInput(): boolean {
+    return !this.closed && !this.waiting && !this.outputBlocked
+  }
+
+  /** Pauses or resumes the transport to match whether the loop can use more input. */
+  private updateFlow(): void {
+    const want = this.wantsInput()
+    if (want && this.inputPaused) {
+      this.inputPaused = false
+      this.transport?.resume?.()
+    } else if (!want && !this.inputPaused && !this.closed) {
+      this.inputPaused = true
+      this.transport?.pause?.()
+    }
+  }
+
+  private reportErrors(event: string, settled: readonly Settled[]): void {
+    for (const error of unexpectedErrors(settled)) {
+      if (event === 'error') process.emitWarning(error) // an `error` listener threw: nowhere else to go
+      else this.notice('error', { session: this.session, error, event })
+    }
+  }
+
+  private guarded(run: () => void): void {
+    try {
+      run()
+    } catch (error) {
+      this.internalError(error)
+    }
+  }
+
+  /** A bug in smtpwire itself: report it and end the session rather than the process. */
+  private internalError(error: unknown): void {
+    const cause = error instanceof Error ? error : new Error(String(error))
+    const wrapped = new SmtpwireError('SMTPWIRE_ERR_INTERNAL', `internal error: ${cause.message}`, { cause })
+    this.notice('error', { session: this.session, error: wrapped, event: null })
+    this.close('error', REPLIES.localErrorClosing)
+  }
+}
+
+function isAuthLine(line: Buffer): boolean {
+  return line.length >= 5 && line.subarray(0, 5).toString('latin1').toUpperCase() === 'AUTH '
+}

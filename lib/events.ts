@@ -1,0 +1,241 @@
+// The typed event map, the listener registry, and how listener results are settled into one
+// verdict: synchronously when no listener returned a thenable, else once every listener settled.
+
+import type { Mailbox } from './address.js'
+import { SmtpError, SmtpReply } from './errors.js'
+import type { MailParams, RcptParams } from './params.js'
+import type { Reply } from './replies.js'
+import type { SessionInfo, TransactionInfo } from './session.js'
+
+/**
+ * A decision listener's answer: `true` or nothing accepts; `false` rejects with the command's
+ * default reply; an `SmtpReply` answers with exactly that reply (2xx/3xx accepts, 4xx/5xx rejects).
+ * Throwing (or rejecting with) an `SmtpError` sends that reply; any other exception sends the
+ * command's 4xx (`451 4.3.0` for most) and is emitted on `error`.
+ */
+export type Verdict = boolean | void | undefined | SmtpReply
+
+/** A `message` listener's answer: one verdict, or in LMTP mode one per recipient of `transaction.to`. */
+export type MessageVerdict = Verdict | readonly Verdict[]
+
+interface WithSession {
+  /** The live session record. */
+  readonly session: SessionInfo
+}
+interface WithTransaction extends WithSession {
+  /** The transaction in progress. */
+  readonly transaction: TransactionInfo
+}
+
+/** A client connected; rejecting answers `554` instead of the greeting (`421` closes at once). */
+export type ConnectEvent = WithSession
+/** HELO, EHLO or LHLO with the client's name for itself. */
+export interface EhloEvent extends WithSession {
+  readonly verb: 'HELO' | 'EHLO' | 'LHLO'
+  readonly domain: string
+}
+/** MAIL FROM: the reverse-path (null for `<>`) and its parameters. */
+export interface SenderEvent extends WithSession {
+  readonly address: Mailbox | null
+  readonly params: MailParams
+}
+/** RCPT TO: one forward-path and its parameters. */
+export interface RecipientEvent extends WithTransaction {
+  readonly address: Mailbox
+  readonly params: RcptParams
+}
+/** DATA (before 354) or the first BDAT of a transaction (before its chunk is read). */
+export type DataEvent = WithTransaction
+/** The message header block is complete (a blank line was read), or `maxHeaderSize` was reached. */
+export interface HeadersEvent extends WithTransaction {
+  /** The raw header octets, up to and including the blank line when there was one. */
+  readonly headers: Buffer
+  /** True when the header block was longer than `maxHeaderSize` and `headers` holds only its start. */
+  readonly truncated: boolean
+}
+/** A batch of message octets, at least `chunkSize` long unless it is the last one. */
+export interface DataChunkEvent extends WithTransaction {
+  readonly chunk: Buffer
+}
+/** The data ended; accept to send 250. */
+export interface MessageEvent extends WithTransaction {
+  /** The whole message when it was collected (see the `collectBody` option), else null. */
+  readonly body: Buffer | null
+}
+/** AUTH PLAIN or LOGIN credentials. */
+export interface PlainAuthEvent extends WithSession {
+  readonly mechanism: 'PLAIN' | 'LOGIN'
+  readonly username: string
+  readonly password: string
+  /** The authorization identity (PLAIN only); empty when the client gave none. */
+  readonly authorizationId: string
+}
+/** VRFY, EXPN or HELP with its argument; answer with an `SmtpReply` to say more than the default. */
+export interface QueryEvent extends WithSession {
+  readonly argument: string
+}
+/** RSET was received. */
+export type ResetEvent = WithSession
+/** Why transaction state was cleared. */
+export type TransactionEndReason = 'delivered' | 'rejected' | 'reset' | 'helo' | 'tls' | 'auth' | 'closed'
+/** Transaction state was cleared (EHLO, RSET, after a message, ...). */
+export interface TransactionEvent extends WithSession {
+  readonly reason: TransactionEndReason
+  /** The transaction that ended, or null when none was open. */
+  readonly transaction: TransactionInfo | null
+}
+/** Why a session ended. */
+export type CloseReason = 'quit' | 'peer' | 'error' | 'protocol' | 'timeout' | 'shutdown'
+/** The session is over. */
+export interface CloseEvent extends WithSession {
+  readonly reason: CloseReason
+  /** True when a transaction was open (MAIL accepted, message not yet answered) and was cut off. */
+  readonly aborted: boolean
+}
+/** A listener threw something that is not an `SmtpError`, or the transport failed. */
+export interface ErrorEvent extends WithSession {
+  readonly error: Error
+  /** The event whose listener threw, or null for transport errors. */
+  readonly event: string | null
+}
+
+/** Events whose listeners decide the reply. */
+export interface DecisionEvents {
+  connect: ConnectEvent
+  ehlo: EhloEvent
+  sender: SenderEvent
+  recipient: RecipientEvent
+  data: DataEvent
+  headers: HeadersEvent
+  dataChunk: DataChunkEvent
+  message: MessageEvent
+  plainAuth: PlainAuthEvent
+  vrfy: QueryEvent
+  expn: QueryEvent
+  help: QueryEvent
+}
+
+/** Events that only report; listener results are ignored. */
+export interface NoticeEvents {
+  reset: ResetEvent
+  transaction: TransactionEvent
+  close: CloseEvent
+  error: ErrorEvent
+}
+
+/** Every event of `SmtpProtocol` and its payload. */
+export interface SmtpEvents extends DecisionEvents, NoticeEvents {}
+
+/** What a listener of event K may return. */
+export type ListenerResult<K extends keyof SmtpEvents> = K extends 'message'
+  ? MessageVerdict | PromiseLike<MessageVerdict>
+  : K extends keyof DecisionEvents
+    ? Verdict | PromiseLike<Verdict>
+    : void | PromiseLike<void>
+
+/** A listener for event K. */
+export type Listener<K extends keyof SmtpEvents> = (event: SmtpEvents[K]) => ListenerResult<K>
+
+/** One listener's result: its value, or what it threw. */
+export type Settled = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: unknown }
+
+/** The combined answer of all listeners of one decision. */
+export type Outcome =
+  /** Accepted; `reply` is a listener's own positive reply, if one gave one. */
+  | { readonly kind: 'accept'; readonly reply: Reply | null }
+  /** Rejected; `reply` is the listener's reply, or null for the command's default rejection. */
+  | { readonly kind: 'reject'; readonly reply: Reply | null }
+  /** A listener threw something other than an SmtpError: the command's temporary failure. */
+  | { readonly kind: 'fail' }
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function'
+}
+
+type AnyListener = (event: never) => unknown
+
+/**
+ * The listener registry of one SmtpProtocol. Arrays are replaced, not changed, on `on`/`off`, so a
+ * dispatch in progress keeps the listeners it started with.
+ */
+export class Listeners {
+  private readonly byEvent = new Map<keyof SmtpEvents, readonly AnyListener[]>()
+
+  add<K extends keyof SmtpEvents>(event: K, listener: Listener<K>): void {
+    this.byEvent.set(event, [...(this.byEvent.get(event) ?? []), listener as AnyListener])
+  }
+
+  remove<K extends keyof SmtpEvents>(event: K, listener: Listener<K>): void {
+    const current = this.byEvent.get(event) ?? []
+    const index = current.lastIndexOf(listener as AnyListener)
+    if (index >= 0) this.byEvent.set(event, [...current.slice(0, index), ...current.slice(index + 1)])
+  }
+
+  count(event: keyof SmtpEvents): number {
+    return this.byEvent.get(event)?.length ?? 0
+  }
+
+  /**
+   * Calls every listener of `event` with `payload`, in the order they were added. Returns their
+   * results at once when none returned a thenable, else a Promise that resolves when all settled.
+   */
+  dispatch<K extends keyof SmtpEvents>(event: K, payload: SmtpEvents[K]): Settled[] | Promise<Settled[]> {
+    const listeners = this.byEvent.get(event)
+    if (!listeners || listeners.length === 0) return []
+    const results: Array<Settled | PromiseLike<unknown>> = []
+    let async = false
+    for (const listener of listeners) {
+      try {
+        const value = (listener as (e: SmtpEvents[K]) => unknown)(payload)
+        if (isThenable(value)) async = true
+        results.push(isThenable(value) ? value : { ok: true, value })
+      } catch (error) {
+        results.push({ ok: false, error })
+      }
+    }
+    if (!async) return results as Settled[]
+    return Promise.all(
+      results.map((r) =>
+        isThenable(r)
+          ? Promise.resolve(r).then(
+              (value): Settled => ({ ok: true, value }),
+              (error: unknown): Settled => ({ ok: false, error }),
+            )
+          : r,
+      ),
+    )
+  }
+}
+
+/**
+ * Combines listener results in listener order: the first that does not accept decides; if all
+ * accept, the first positive `SmtpReply` is used. `pick` maps a value first (LMTP per-recipient).
+ */
+export function combine(settled: readonly Settled[], pick: (value: unknown) => unknown = (v) => v): Outcome {
+  let positive: Reply | null = null
+  for (const result of settled) {
+    if (!result.ok) {
+      if (result.error instanceof SmtpError) return { kind: 'reject', reply: result.error }
+      return { kind: 'fail' }
+    }
+    const value = pick(result.value)
+    if (value instanceof SmtpError) return { kind: 'reject', reply: value }
+    if (value === false) return { kind: 'reject', reply: null }
+    if (value instanceof SmtpReply) {
+      if (value.code >= 400) return { kind: 'reject', reply: value }
+      positive ??= value
+    }
+  }
+  return { kind: 'accept', reply: positive }
+}
+
+/** The errors in `settled` that are not SmtpErrors, to be reported on the `error` event. */
+export function unexpectedErrors(settled: readonly Settled[]): Error[] {
+  const errors: Error[] = []
+  for (const result of settled) {
+    if (!result.ok && !(result.error instanceof SmtpError)) {
+      errors.push(result.error instanceof Error ? result.error : new Error(String(result.error)))
+    }
+  }
+  return errors
+}

@@ -1,0 +1,55 @@
+// The internal surface command handlers work through (implemented by SmtpProtocol), and the
+// input-reader contract for modes that are not command lines (DATA, BDAT, AUTH). Types only.
+
+import type { CapabilityFacts } from './capabilities.js'
+import type { CloseReason, DecisionEvents, NoticeEvents, Settled, TransactionEndReason } from './events.js'
+import type { ResolvedOptions } from './options.js'
+import type { Reply } from './replies.js'
+import type { SessionState, TransactionState } from './session.js'
+
+/** Reads input in a mode other than command lines. */
+export interface InputReader {
+  /**
+   * Reads from `input[pos]` and returns the position after what it consumed. It must consume
+   * something, finish (`host.setReader(null)`), start a decision, or leave `needsInput` true.
+   */
+  read(input: Buffer, pos: number): number
+  /** True when the reader cannot go on until more input arrives. */
+  readonly needsInput: boolean
+}
+
+/** What SmtpProtocol offers the command handlers. */
+export interface Host {
+  readonly options: ResolvedOptions
+  readonly session: SessionState
+  /** The open transaction, or null. */
+  transaction: TransactionState | null
+  /** True after the connect decision refused the client: only QUIT is served (RFC 5321 §3.1). */
+  readonly refused: boolean
+  /** True when enhanced status codes go on replies (ENHANCEDSTATUSCODES on and EHLO/LHLO given). */
+  readonly usesEnhancedCodes: boolean
+  /** Queues a reply. A 421 also closes the session once it is written. */
+  send(reply: Reply): void
+  /** Queues the reply to a failed command, counting it toward `maxErrors` (which may close with 421). */
+  sendError(reply: Reply): void
+  /**
+   * Asks the listeners of a decision event. `then` runs with their results at once when all
+   * answered synchronously, else later; meanwhile no input is read. Errors that are not
+   * SmtpErrors are emitted on `error` before `then` runs.
+   */
+  decide<K extends keyof DecisionEvents>(event: K, payload: DecisionEvents[K], then: (settled: readonly Settled[]) => void): void
+  /** Emits a notice event; listener errors go to `error`. */
+  notice<K extends keyof NoticeEvents>(event: K, payload: NoticeEvents[K]): void
+  /** True when event K has listeners. */
+  hasListeners(event: keyof DecisionEvents | keyof NoticeEvents): boolean
+  /** Switches input to a reader, or back to command lines with null. */
+  setReader(reader: InputReader | null): void
+  /** Clears the open transaction (if any) and emits `transaction`. */
+  endTransaction(reason: TransactionEndReason): void
+  /** What EHLO advertises now (STARTTLS, AUTH, XCLIENT depend on the session). */
+  capabilities(): CapabilityFacts
+  /** The longest command line accepted now. */
+  readonly lineLimit: number
+  /** Sends `reply` (if any), then ends the session. */
+  close(reason: CloseReason, reply?: Reply): void
+}

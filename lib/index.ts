@@ -1,0 +1,46 @@
+// smtpwire's public entry point: the only module users import. Re-exports only.
+
+export { SmtpProtocol } from './protocol.js'
+export { SmtpDriver } from './driver.js'
+export { SmtpError, SmtpReply, SmtpwireError, type SmtpwireErrorCode } from './errors.js'
+export { REPLIES, formatReply, type EnhancedCode, type Reply, type ReplyKey } from './replies.js'
+export { DEFAULT_CHUNK_SIZE, DEFAULT_MAX_MESSAGE_SIZE, type ResolvedOptions, type SmtpOptions } from './options.js'
+export type { LineEndingPolicy } from './dot-decoder.js'
+export type { SmtpTransport } from './transport.js'
+export { formatReceivedHeader } from './received.js'
+export type { Mailbox } from './address.js'
+export type { BodyType, DsnNotify, MailParams, OriginalRecipient, RcptParams } from './params.js'
+export type { RawParams } from './parser.js'
+export type {
+  RecipientInfo,
+  SessionCounters,
+  SessionFacts,
+  SessionInfo,
+  TlsInfo,
+  TransactionInfo,
+} from './session.js'
+export type {
+  CloseEvent,
+  CloseReason,
+  ConnectEvent,
+  DataChunkEvent,
+  DataEvent,
+  DecisionEvents,
+  EhloEvent,
+  ErrorEvent,
+  HeadersEvent,
+  Listener,
+  ListenerResult,
+  MessageEvent,
+  MessageVerdict,
+  NoticeEvents,
+  PlainAuthEvent,
+  QueryEvent,
+  RecipientEvent,
+  ResetEvent,
+  SenderEvent,
+  SmtpEvents,
+  TransactionEndReason,
+  TransactionEvent,
+  Verdict,
+} from './events.js'

@@ -1,0 +1,232 @@
+import { expect } from 'chai'
+import sinon from 'sinon'
+import { SmtpDriver } from '../../lib/driver.js'
+import { SmtpError, SmtpReply } from '../../lib/errors.js'
+import type { Verdict } from '../../lib/events.js'
+import { SmtpProtocol } from '../../lib/protocol.js'
+import { deferred, nextTurn, recordEvents, startAt } from '../helpers/ladder.js'
+import { crlf } from '../helpers/transcript.js'
+
+describe('SmtpProtocol', () => {
+  describe('deferred replies', () => {
+    it('sends the reply only when the listener Promise settles, and reads nothing meanwhile', async () => {
+      const verdict = deferred<Verdict>()
+      const { client } = await startAt('ehlo', {}, (smtp) => smtp.on('sender', () => verdict.promise))
+      const before = client.transcript
+      client.write(crlf('MAIL FROM:<a@b.test>', 'NOOP'))
+      await nextTurn()
+      expect(client.transcript).to.equal(before)
+      expect(client.paused).to.equal(true)
+      verdict.resolve(true)
+      expect(await client.settle()).to.deep.equal(['250 2.1.0 Sender OK', '250 2.0.0 OK'])
+      expect(client.paused).to.equal(false)
+    })
+
+    it('answers a pipelined group in order, asking each listener only after the previous reply', async () => {
+      const pending: Array<ReturnType<typeof deferred<Verdict>>> = []
+      const sender = sinon.spy(() => {
+        const d = deferred<Verdict>()
+        pending.push(d)
+        return d.promise
+      })
+      const recipient = sinon.spy(({ address }: { address: { localPart: string } }) => {
+        const d = deferred<Verdict>()
+        pending.push(d)
+        return d.promise.then((ok) => (address.localPart === 'late' ? false : ok))
+      })
+      const { client } = await startAt('ehlo', {}, (smtp) => {
+        smtp.on('sender', sender)
+        smtp.on('recipient', recipient)
+      })
+      client.write(crlf('MAIL FROM:<a@b.test>', 'RCPT TO:<one@d.test>', 'RCPT TO:<late@d.test>', 'DATA'))
+      await nextTurn()
+      expect(sender.callCount).to.equal(1)
+      expect(recipient.callCount).to.equal(0)
+      pending[0]?.resolve(true)
+      await nextTurn()
+      expect(recipient.callCount).to.equal(1)
+      expect(client.transcript).to.match(/250 2\.1\.0 Sender OK\r\n$/)
+      pending[1]?.resolve(true)
+      await nextTurn()
+      expect(recipient.callCount).to.equal(2)
+      pending[2]?.resolve(true)
+      expect(await client.settle()).to.deep.equal([
+        '250 2.1.0 Sender OK',
+        '250 2.1.5 Recipient OK',
+        '550 5.1.1 Recipient rejected',
+        '354 End data with <CR><LF>.<CR><LF>',
+      ])
+    })
+
+    it('waits for every listener, then lets the first refusal decide', async () => {
+      const slow = deferred<Verdict>()
+      const first = sinon.spy(() => true)
+      const second = sinon.spy(() => slow.promise)
+      const third = sinon.spy(() => false)
+      const { client } = await startAt('mail', {}, (smtp) => {
+        smtp.on('recipient', first)
+        smtp.on('recipient', second)
+        smtp.on('recipient', third)
+      })
+      client.write(crlf('RCPT TO:<a@d.test>'))
+      await nextTurn()
+      expect(third.calledOnce).to.equal(true)
+      expect(client.transcript).to.not.include('Recipient')
+      slow.resolve(new SmtpReply(251, 'User not local; will forward', '2.1.5'))
+      expect(await client.settle()).to.deep.equal(['550 5.1.1 Recipient rejected'])
+      sinon.assert.callOrder(first, second, third)
+    })
+
+    it('sends a listener’s own positive reply', async () => {
+      const { client } = await startAt('mail', {}, (smtp) => {
+        smtp.on('recipient', () => new SmtpReply(251, 'User not local; will forward', '2.1.5'))
+      })
+      expect(await client.send('RCPT TO:<a@d.test>')).to.deep.equal(['251 2.1.5 User not local; will forward'])
+    })
+
+    describe('with an SmtpError', () => {
+      const rejections: Array<[string, () => unknown, string]> = [
+        ['thrown', () => { throw new SmtpError(550, 'Relay access denied', '5.7.1') }, '550 5.7.1 Relay access denied'],
+        ['rejected', () => Promise.reject(new SmtpError(450, 'Greylisted, try later', '4.7.1')), '450 4.7.1 Greylisted, try later'],
+        ['returned', () => new SmtpError(553, 'Mailbox name not allowed', '5.1.3'), '553 5.1.3 Mailbox name not allowed'],
+        ['thrown without an enhanced code', () => { throw new SmtpError(452, 'Out of space') }, '452 4.0.0 Out of space'],
+        ['thrown with two lines', () => { throw new SmtpError(550, ['No such user', 'See the list'], '5.1.1') }, '550-5.1.1 No such user\n550 5.1.1 See the list'],
+      ]
+      for (const [how, listener, reply] of rejections) {
+        it(`sends exactly its reply when ${how}`, async () => {
+          const { client } = await startAt('mail', {}, (smtp) => smtp.on('recipient', listener as () => Verdict))
+          expect(await client.send('RCPT TO:<a@d.test>', 'NOOP')).to.deep.equal([reply, '250 2.0.0 OK'])
+        })
+      }
+
+      it('closes the connection after a 421', async () => {
+        const { smtp, client } = await startAt('ehlo', {}, (s) => s.on('sender', () => Promise.reject(new SmtpError(421, 'Too busy', '4.3.2'))))
+        const log = recordEvents(smtp)
+        expect(await client.send('MAIL FROM:<a@b.test>', 'NOOP')).to.deep.equal(['421 4.3.2 Too busy'])
+        expect(client.ended).to.equal(true)
+        expect(log).to.deep.equal(['sender', 'close:protocol'])
+      })
+    })
+
+    describe('with a listener that throws something else', () => {
+      for (const how of ['throws', 'rejects'] as const) {
+        it(`answers 451 when it ${how}, emits error, and goes on`, async () => {
+          const failure = new Error('database down')
+          const { smtp, client } = await startAt('ehlo', {}, (s) => {
+            s.on('sender', () => {
+              if (how === 'throws') throw failure
+              return Promise.reject(failure)
+            })
+          })
+          const errors: unknown[] = []
+          smtp.on('error', ({ error, event }) => void errors.push([error, event]))
+          const replies = await client.send('MAIL FROM:<a@b.test>', 'NOOP')
+          expect(replies).to.deep.equal(['451 4.3.0 Local error in processing, try again later', '250 2.0.0 OK'])
+          expect(errors).to.deep.equal([[failure, 'sender']])
+          expect(client.ended).to.equal(false)
+        })
+      }
+
+      it('reports every failing listener once', async () => {
+        const { smtp, client } = await startAt('ehlo', {}, (s) => {
+          s.on('sender', () => Promise.reject(new Error('one')))
+          s.on('sender', () => {
+            throw new Error('two')
+          })
+        })
+        const messages: string[] = []
+        smtp.on('error', ({ error }) => void messages.push(error.message))
+        await client.send('MAIL FROM:<a@b.test>')
+        expect(messages).to.deep.equal(['one', 'two'])
+      })
+    })
+
+    describe('default refusals (a listener returns false)', () => {
+      const defaults: Array<[event: string, lines: string[], reply: string]> = [
+        ['ehlo', ['EHLO c.test'], '550 Hello rejected'],
+        ['sender', ['EHLO c.test', 'MAIL FROM:<a@b.test>'], '550 5.7.1 Sender rejected'],
+        ['recipient', ['EHLO c.test', 'MAIL FROM:<a@b.test>', 'RCPT TO:<c@d.test>'], '550 5.1.1 Recipient rejected'],
+        ['data', ['EHLO c.test', 'MAIL FROM:<a@b.test>', 'RCPT TO:<c@d.test>', 'DATA'], '554 5.7.1 Transaction rejected'],
+        ['vrfy', ['EHLO c.test', 'VRFY x'], '550 5.1.1 User unknown'],
+      ]
+      for (const [event, lines, reply] of defaults) {
+        it(`answers ${reply.slice(0, 3)} for ${event}`, async () => {
+          const { client } = await startAt('connected', {}, (smtp) => smtp.on(event as 'sender', () => false))
+          const replies = await client.send(...lines)
+          expect(replies[replies.length - 1]).to.equal(reply)
+        })
+      }
+
+      it('answers 550 when the message is refused, and 250 only after acceptance', async () => {
+        const verdict = deferred<Verdict>()
+        const { client } = await startAt('rcpt', {}, (smtp) => smtp.on('message', () => verdict.promise))
+        await client.send('DATA')
+        client.write(crlf('hello', '.'))
+        await nextTurn()
+        expect(client.transcript).to.not.include('Message')
+        verdict.resolve(false)
+        expect(await client.settle()).to.deep.equal(['550 5.7.1 Message rejected'])
+      })
+    })
+
+    describe('connect', () => {
+      it('refuses with 554, then answers 503 to everything but QUIT', async () => {
+        const { client } = await startAtConnect(() => false)
+        expect(client.greeting).to.equal('554 No SMTP service here')
+        expect(await client.driver.send('EHLO c.test', 'MAIL FROM:<a@b.test>', 'QUIT')).to.deep.equal([
+          '503 Connection rejected, only QUIT is accepted',
+          '503 Connection rejected, only QUIT is accepted',
+          // no EHLO was accepted, so no enhanced codes (RFC 2034)
+          '221 mx.test Service closing transmission channel',
+        ])
+      })
+
+      it('greets only once an async listener accepts', async () => {
+        const { client } = await startAtConnect(async () => true)
+        expect(client.greeting).to.equal('220 mx.test ESMTP smtpwire')
+      })
+
+      it('closes at once on a 421', async () => {
+        const { client } = await startAtConnect(() => {
+          throw new SmtpError(421, 'Too many connections from your address', '4.7.0')
+        })
+        expect(client.greeting).to.equal('421 Too many connections from your address')
+        expect(client.driver.ended).to.equal(true)
+      })
+
+      it('answers 421 when a listener blows up', async () => {
+        const { client } = await startAtConnect(() => {
+          throw new Error('boom')
+        })
+        expect(client.greeting).to.equal('421 Local error in processing, closing connection')
+      })
+    })
+
+    describe('listener registry', () => {
+      it('runs a once() listener a single time', async () => {
+        const once = sinon.spy()
+        const { client } = await startAt('connected', {}, (smtp) => smtp.once('ehlo', once))
+        await client.send('EHLO a.test', 'EHLO b.test')
+        expect(once.callCount).to.equal(1)
+      })
+
+      it('stops calling a listener removed with off()', async () => {
+        const refuse = (): boolean => false
+        const { smtp, client } = await startAt('ehlo', {}, (s) => s.on('sender', refuse))
+        expect(smtp.listenerCount('sender')).to.equal(1)
+        smtp.off('sender', refuse)
+        expect(smtp.listenerCount('sender')).to.equal(0)
+        expect(await client.send('MAIL FROM:<a@b.test>')).to.deep.equal(['250 2.1.0 Sender OK'])
+      })
+    })
+  })
+})
+
+/** A session whose `connect` listener is `listener`: the greeting it got, and its driver. */
+async function startAtConnect(listener: () => unknown): Promise<{ client: { greeting: string; driver: SmtpDriver } }> {
+  const smtp = new SmtpProtocol({ domain: 'mx.test' })
+  smtp.on('connect', listener as () => Verdict)
+  const driver = new SmtpDriver(smtp)
+  const greeting = await driver.connect()
+  return { client: { greeting, driver } }
+}
