@@ -1,0 +1,68 @@
+// Google's SASL XOAUTH2: one client message `user=<user>^Aauth=Bearer <token>^A^A`, as the AUTH
+// initial response or after an empty challenge. Only parsing: the engine does the error dance.
+
+import { decodeInitialResponse, decodeResponse, fail, type SaslFailure } from './base64.js'
+import type { SaslExchange, SaslMechanism, SaslStep } from './types.js'
+
+/** The auth value's scheme; RFC 7235 §2.1 makes the scheme name case-insensitive. */
+const BEARER = /^bearer /i
+
+/** Reads the `key=value` pairs of an XOAUTH2 message, or passes a decoding failure on. */
+function readMessage(text: string | SaslFailure): SaslStep {
+  if (typeof text !== 'string') return text
+  let user: string | undefined
+  let auth: string | undefined
+  for (const pair of text.split('\x01')) {
+    // The message ends in ^A^A; empty pairs carry nothing, so a missing terminator is forgiven.
+    if (pair === '') continue
+    const eq = pair.indexOf('=')
+    if (eq <= 0) return fail('syntaxError')
+    const key = pair.slice(0, eq)
+    const value = pair.slice(eq + 1)
+    // A repeated key is refused: the application and anything in front of it could read different ones.
+    if (key === 'user') {
+      if (user !== undefined) return fail('syntaxError')
+      user = value
+    } else if (key === 'auth') {
+      if (auth !== undefined) return fail('syntaxError')
+      auth = value
+    }
+    // Other keys (host, port in later revisions) are ignored.
+  }
+  if (user === undefined || user === '' || auth === undefined || !BEARER.test(auth)) return fail('syntaxError')
+  const token = auth.slice('Bearer '.length)
+  if (token === '') return fail('syntaxError')
+  return { kind: 'credentials', credentials: { mechanism: 'XOAUTH2', username: user, token } }
+}
+
+/** One XOAUTH2 exchange: at most one challenge (empty), then credentials. */
+class Xoauth2Exchange implements SaslExchange {
+  private stage: 'start' | 'message' | 'done' = 'start'
+
+  start(initialResponse: string | null): SaslStep {
+    if (this.stage !== 'start') throw new Error('XOAUTH2 exchange already started')
+    if (initialResponse === null) {
+      // Client-first like PLAIN: RFC 4954 §4 has the server send an empty challenge.
+      this.stage = 'message'
+      return { kind: 'challenge', challenge: '' }
+    }
+    this.stage = 'done'
+    return readMessage(decodeInitialResponse(initialResponse))
+  }
+
+  respond(line: string): SaslStep {
+    if (this.stage !== 'message') throw new Error('XOAUTH2 exchange is not waiting for a response')
+    this.stage = 'done'
+    return readMessage(decodeResponse(line))
+  }
+}
+
+/**
+ * XOAUTH2. Not marked plaintext: a bearer token is scoped and short-lived, unlike a password,
+ * though anyone who reads it can replay it until it expires.
+ */
+export const xoauth2: SaslMechanism = Object.freeze({
+  name: 'XOAUTH2',
+  plaintext: false,
+  exchange: (): SaslExchange => new Xoauth2Exchange(),
+})
