@@ -56,6 +56,7 @@ export class Engine implements Host {
   private inputPaused = false
   private peerEnded = false
   private pumping = false
+  private shuttingDown = false
   private out: Buffer[] = []
   private outLength = 0
 
@@ -126,10 +127,9 @@ export class Engine implements Host {
     if (this.closed) return
     this.transport = null
     const code = (error as { code?: unknown } | undefined)?.code
-    if (error && !(typeof code === 'string' && PEER_GONE.has(code))) {
-      this.notice('error', { session: this.session, error, event: null })
-    }
-    this.close(error ? 'error' : 'peer')
+    const failed = error !== undefined && !(typeof code === 'string' && PEER_GONE.has(code))
+    if (failed) this.notice('error', { session: this.session, error, event: null })
+    this.close(failed ? 'error' : 'peer')
   }
 
   /** The transport can take writes again after `write()` returned false. */
@@ -137,6 +137,20 @@ export class Engine implements Host {
     if (!this.outputBlocked) return
     this.outputBlocked = false
     this.pump()
+  }
+
+  /**
+   * Ends the session gracefully: at once (421) when idle, else once the message in progress was
+   * answered; a command that arrives meanwhile is answered 421.
+   */
+  shutdown(): void {
+    this.shuttingDown = true
+    this.pump()
+  }
+
+  /** No command in flight, no verdict pending, no message data being read. */
+  private get isIdle(): boolean {
+    return !this.waiting && this.reader === null && this.transaction?.via !== 'BDAT' && this.pos >= this.input.length
   }
 
   send(reply: Reply): void {
@@ -231,6 +245,7 @@ export class Engine implements Host {
       this.pumping = false
     }
     this.flush()
+    if (this.shuttingDown && !this.closed && this.isIdle) this.close('shutdown', REPLIES.shuttingDown)
     if (this.peerEnded && !this.closed && !this.waiting && this.pos >= this.input.length) this.close('peer')
     this.updateFlow()
   }
@@ -265,7 +280,10 @@ export class Engine implements Host {
     const { line, fault } = this.lines
     if (line === null && fault === null) return end
     this.session.counters.commands++
-    if (fault) {
+    // Shutting down: new work is refused, but a BDAT transaction under way may finish.
+    if (this.shuttingDown && this.transaction?.via !== 'BDAT') {
+      this.close('shutdown', REPLIES.shuttingDown)
+    } else if (fault) {
       this.sendError(fault === 'tooLong' ? REPLIES.lineTooLong : REPLIES.bareLineFeed)
     } else if (line && line.length + 2 > limit && !isAuthLine(line)) {
       this.sendError(REPLIES.lineTooLong)

@@ -1,6 +1,7 @@
 // smtpwire's public entry point: the only module users import. Re-exports only.
 
 export { SmtpProtocol } from './protocol.js'
+export { SmtpServer, type ListenAddress, type SessionHandler, type SmtpServerOptions } from './server.js'
 export { SmtpDriver } from './driver.js'
 export { SmtpError, SmtpReply, SmtpwireError, type SmtpwireErrorCode } from './errors.js'
 export { REPLIES, formatReply, type EnhancedCode, type Reply, type ReplyKey } from './replies.js'

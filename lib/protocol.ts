@@ -129,6 +129,14 @@ export class SmtpProtocol {
     this.engine.drained()
   }
 
+  /**
+   * Ends the session gracefully with `421 4.3.2`: at once when it is idle; a message being received
+   * is read to its end and answered first, and any command that arrives meanwhile gets the 421.
+   */
+  shutdown(): void {
+    this.engine.shutdown()
+  }
+
   /** Ends the session now with `reply` (default `421 4.3.2 Service shutting down`). */
   close(reply: Reply = REPLIES.shuttingDown): void {
     this.engine.close('shutdown', reply)

@@ -1,0 +1,73 @@
+// A minimal SMTP client over a real TCP socket for specs: writes lines, reads whole replies.
+// Waits on socket events only (no timers).
+
+import net from 'node:net'
+
+/** A raw SMTP client connection. */
+export class SocketClient {
+  private buffered = ''
+  private lines: string[] = []
+  private readonly replies: string[] = []
+  private waiters: Array<() => void> = []
+  /** True once the server closed the connection. */
+  closed = false
+
+  private constructor(readonly socket: net.Socket) {
+    socket.setEncoding('utf8')
+    socket.on('data', (text: string) => this.take(text))
+    socket.on('close', () => {
+      this.closed = true
+      this.wake()
+    })
+    socket.on('error', () => undefined) // a reset shows up as 'close'
+  }
+
+  /** Connects and waits for the connection (not the greeting). */
+  static connect(port: number, host = '127.0.0.1'): Promise<SocketClient> {
+    return new Promise((resolve, reject) => {
+      const socket = net.connect(port, host)
+      socket.once('connect', () => resolve(new SocketClient(socket)))
+      socket.once('error', reject)
+    })
+  }
+
+  /** Writes lines, each with CRLF, in one write. */
+  write(...lines: string[]): void {
+    this.socket.write(lines.map((line) => `${line}\r\n`).join(''))
+  }
+
+  /** The next `count` replies (lines joined by \n); rejects if the connection closes first. */
+  async read(count = 1): Promise<string[]> {
+    while (this.replies.length < count) {
+      if (this.closed) throw new Error(`connection closed after ${JSON.stringify(this.replies)}`)
+      await new Promise<void>((resolve) => this.waiters.push(resolve))
+    }
+    return this.replies.splice(0, count)
+  }
+
+  /** Sends one command and returns its reply. */
+  async command(line: string): Promise<string> {
+    this.write(line)
+    const [reply] = await this.read()
+    return reply as string
+  }
+
+  /** Resolves once the server has closed the connection. */
+  async ended(): Promise<void> {
+    while (!this.closed) await new Promise<void>((resolve) => this.waiters.push(resolve))
+  }
+
+  private take(text: string): void {
+    const parts = (this.buffered + text).split('\r\n')
+    this.buffered = parts.pop() ?? ''
+    for (const line of parts) {
+      this.lines.push(line)
+      if (line.length <= 3 || line[3] === ' ') this.replies.push(this.lines.splice(0).join('\n'))
+    }
+    this.wake()
+  }
+
+  private wake(): void {
+    for (const wake of this.waiters.splice(0)) wake()
+  }
+}
