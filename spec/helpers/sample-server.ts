@@ -1,0 +1,96 @@
+// Runs the Maildir sample (`dist/samples/maildir-server.js`) as a child process on a free port,
+// the way a user runs `npm start`, and reads what it delivered.
+
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const SAMPLE = fileURLToPath(new URL('../../samples/maildir-server.js', import.meta.url))
+
+/** A running sample server. */
+export class SampleServer {
+  private output = ''
+  private waiters: Array<() => void> = []
+
+  private constructor(
+    readonly process: ChildProcess,
+    readonly port: number,
+    readonly maildir: string,
+  ) {
+    process.stdout?.on('data', (text: Buffer) => {
+      this.output += text.toString()
+      for (const wake of this.waiters.splice(0)) wake()
+    })
+  }
+
+  /** Resolves once the sample printed a line matching `pattern`. */
+  async waitFor(pattern: RegExp): Promise<void> {
+    while (!pattern.test(this.output)) await new Promise<void>((resolve) => this.waiters.push(resolve))
+  }
+
+  /** Starts the sample with extra flags; resolves once it printed its listening line. */
+  static async start(...flags: string[]): Promise<SampleServer> {
+    const maildir = await mkdtemp(join(tmpdir(), 'smtpwire-maildir-'))
+    const child = spawn(process.execPath, [SAMPLE, '--port', '0', '--maildir', maildir, '--domain', 'mx.test', ...flags], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let errors = ''
+    child.stderr.on('data', (text: Buffer) => (errors += text.toString()))
+    const port = await new Promise<number>((resolve, reject) => {
+      let seen = ''
+      const onData = (text: Buffer): void => {
+        seen += text.toString()
+        const match = /smtpwire listening on [^\s]+:(\d+)/.exec(seen)
+        if (match) {
+          child.stdout.off('data', onData)
+          resolve(Number(match[1]))
+        }
+      }
+      child.stdout.on('data', onData)
+      child.once('exit', (code) => reject(new Error(`sample exited with ${code}: ${errors}`)))
+    })
+    return new SampleServer(child, port, maildir)
+  }
+
+  /** Files delivered into new/, oldest name first, as Buffers. */
+  async delivered(): Promise<Buffer[]> {
+    const names = (await readdir(join(this.maildir, 'new'))).sort()
+    return Promise.all(names.map((name) => readFile(join(this.maildir, 'new', name))))
+  }
+
+  /** Files left in tmp/ (there should be none after a session ends). */
+  async unfinished(): Promise<string[]> {
+    return readdir(join(this.maildir, 'tmp'))
+  }
+
+  /** What the sample printed. */
+  get log(): string {
+    return this.output
+  }
+
+  /** Sends a signal and waits for the exit code. */
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+    if (this.process.exitCode !== null) return this.process.exitCode
+    const exited = new Promise<number | null>((resolve) => this.process.once('exit', (code) => resolve(code)))
+    this.process.kill(signal)
+    const code = await exited
+    await rm(this.maildir, { recursive: true, force: true })
+    return code
+  }
+}
+
+/** Splits a delivered file into its trace headers (Return-Path, Received) and the message. */
+export function splitTrace(file: Buffer): { trace: string; message: Buffer } {
+  const text = file.toString('latin1')
+  const match = /^Return-Path: <[^>]*>\r\nReceived: [^\r]*\r\n(?:\t[^\r]*\r\n)*/.exec(text)
+  if (!match) throw new Error(`no trace headers at the start of ${JSON.stringify(text.slice(0, 200))}`)
+  return { trace: match[0], message: file.subarray(Buffer.byteLength(match[0], 'latin1')) }
+}
+
+/** Fails with a clear message when a command-line client the spec needs is missing. */
+export function requireTool(command: string, install: string): void {
+  const found = spawnSync('sh', ['-c', `command -v ${command}`]).status === 0
+  if (!found) throw new Error(`${command} is not installed: this interop spec needs it (${install})`)
+}

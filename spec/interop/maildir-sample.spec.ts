@@ -1,0 +1,81 @@
+import { expect } from 'chai'
+import nodemailer from 'nodemailer'
+import { runPython } from '../helpers/python.js'
+import { SampleServer, splitTrace } from '../helpers/sample-server.js'
+import { SocketClient } from '../helpers/socket-client.js'
+
+// A message with what trips servers up: a leading dot, a line of only dots, UTF-8, a long line.
+const MESSAGE = [
+  'From: Alice <alice@example.net>',
+  'To: Bob <bob@example.org>',
+  'Subject: interop =?UTF-8?B?w7xiZXI=?=',
+  'MIME-Version: 1.0',
+  'Content-Type: text/plain; charset=utf-8',
+  'Content-Transfer-Encoding: 8bit',
+  '',
+  'Hello Bob,',
+  '.a line that starts with a dot',
+  '..',
+  'über naïve café',
+  'x'.repeat(900),
+  '',
+].join('\r\n')
+
+describe('the Maildir sample (npm start) with real clients', function () {
+  let sample: SampleServer
+
+  beforeEach(async () => {
+    sample = await SampleServer.start()
+  })
+
+  afterEach(async () => {
+    await sample.stop()
+  })
+
+  it('stores exactly what nodemailer sent, after the trace headers', async () => {
+    const transport = nodemailer.createTransport({ host: '127.0.0.1', port: sample.port, secure: false, ignoreTLS: true })
+    const info = await transport.sendMail({ envelope: { from: 'alice@example.net', to: ['bob@example.org'] }, raw: MESSAGE })
+    transport.close()
+    expect(info.response).to.equal('250 2.0.0 Message accepted')
+    const files = await sample.delivered()
+    expect(files).to.have.length(1)
+    const { trace, message } = splitTrace(files[0] as Buffer)
+    expect(message.toString('utf8')).to.equal(MESSAGE)
+    expect(trace).to.match(/^Return-Path: <alice@example\.net>\r\nReceived: from \S+ \(unknown \[127\.0\.0\.1\]\)\r\n\tby mx\.test \(smtpwire\) with ESMTP id /)
+    expect(trace).to.include('\tfor <bob@example.org>;')
+  })
+
+  it('stores exactly what Python smtplib sent', async () => {
+    const script = [
+      'import smtplib, sys',
+      'message = bytes.fromhex(sys.argv[2])',
+      "with smtplib.SMTP('127.0.0.1', int(sys.argv[1])) as client:",
+      "    refused = client.sendmail('alice@example.net', ['bob@example.org', 'carol@example.org'], message)",
+      "    print('refused', refused)",
+    ].join('\n')
+    const output = await runPython(script, String(sample.port), Buffer.from(MESSAGE).toString('hex'))
+    expect(output.trim()).to.equal('refused {}')
+    const files = await sample.delivered()
+    expect(files).to.have.length(1)
+    const { trace, message } = splitTrace(files[0] as Buffer)
+    expect(message.toString('utf8')).to.equal(MESSAGE)
+    // two recipients: the Received header names none of them (RFC 5321 §7.2)
+    expect(trace).to.not.include('\tfor <')
+  })
+
+  it('leaves nothing behind for a message cut off mid-DATA', async () => {
+    const client = await SocketClient.connect(sample.port)
+    await client.read()
+    client.write('EHLO client.test', 'MAIL FROM:<a@b.test>', 'RCPT TO:<c@d.test>', 'DATA', 'Subject: cut', '', 'partial')
+    await client.read(4)
+    client.socket.destroy()
+    await sample.waitFor(/discarded an unfinished message \(closed\)/)
+    expect(await sample.delivered()).to.deep.equal([])
+    expect(await sample.unfinished()).to.deep.equal([])
+  })
+
+  it('exits 0 on SIGTERM', async () => {
+    expect(await sample.stop('SIGTERM')).to.equal(0)
+    expect(sample.log).to.include('SIGTERM: finishing open sessions, then exiting')
+  })
+})
