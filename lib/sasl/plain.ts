@@ -1,7 +1,8 @@
 // SASL PLAIN (RFC 4616): one message with an optional authorization identity, the authentication
 // identity and the password, sent as the AUTH initial response or after an empty challenge.
 
-import { decodeInitialResponse, decodeResponse, fail, type SaslFailure } from './base64.js'
+import { fail, type SaslFailure } from './base64.js'
+import { OneMessageExchange } from './one-message.js'
 import type { SaslExchange, SaslMechanism, SaslStep } from './types.js'
 
 /** Reads `[authzid] NUL authcid NUL passwd` (RFC 4616 §2), or passes a decoding failure on. */
@@ -17,32 +18,9 @@ function readMessage(text: string | SaslFailure): SaslStep {
   return { kind: 'credentials', credentials: { mechanism: 'PLAIN', username, password, authorizationId } }
 }
 
-/** One PLAIN exchange: at most one challenge (empty), then credentials. */
-class PlainExchange implements SaslExchange {
-  private stage: 'start' | 'message' | 'done' = 'start'
-
-  start(initialResponse: string | null): SaslStep {
-    if (this.stage !== 'start') throw new Error('PLAIN exchange already started')
-    if (initialResponse === null) {
-      // RFC 4616 §2 and RFC 4954 §4: PLAIN is client-first, so without an initial response the
-      // server sends an empty challenge and the message comes in the next line.
-      this.stage = 'message'
-      return { kind: 'challenge', challenge: '' }
-    }
-    this.stage = 'done'
-    return readMessage(decodeInitialResponse(initialResponse))
-  }
-
-  respond(line: string): SaslStep {
-    if (this.stage !== 'message') throw new Error('PLAIN exchange is not waiting for a response')
-    this.stage = 'done'
-    return readMessage(decodeResponse(line))
-  }
-}
-
 /** SASL PLAIN: sends the password in the clear, so only offered over TLS unless allowed. */
 export const plain: SaslMechanism = Object.freeze({
   name: 'PLAIN',
   plaintext: true,
-  exchange: (): SaslExchange => new PlainExchange(),
+  exchange: (): SaslExchange => new OneMessageExchange('PLAIN', readMessage),
 })

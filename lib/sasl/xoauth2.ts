@@ -1,7 +1,8 @@
 // Google's SASL XOAUTH2: one client message `user=<user>^Aauth=Bearer <token>^A^A`, as the AUTH
 // initial response or after an empty challenge. Only parsing: the engine does the error dance.
 
-import { decodeInitialResponse, decodeResponse, fail, type SaslFailure } from './base64.js'
+import { fail, type SaslFailure } from './base64.js'
+import { OneMessageExchange } from './one-message.js'
 import type { SaslExchange, SaslMechanism, SaslStep } from './types.js'
 
 /** The auth value's scheme; RFC 7235 §2.1 makes the scheme name case-insensitive. */
@@ -35,28 +36,6 @@ function readMessage(text: string | SaslFailure): SaslStep {
   return { kind: 'credentials', credentials: { mechanism: 'XOAUTH2', username: user, token } }
 }
 
-/** One XOAUTH2 exchange: at most one challenge (empty), then credentials. */
-class Xoauth2Exchange implements SaslExchange {
-  private stage: 'start' | 'message' | 'done' = 'start'
-
-  start(initialResponse: string | null): SaslStep {
-    if (this.stage !== 'start') throw new Error('XOAUTH2 exchange already started')
-    if (initialResponse === null) {
-      // Client-first like PLAIN: RFC 4954 §4 has the server send an empty challenge.
-      this.stage = 'message'
-      return { kind: 'challenge', challenge: '' }
-    }
-    this.stage = 'done'
-    return readMessage(decodeInitialResponse(initialResponse))
-  }
-
-  respond(line: string): SaslStep {
-    if (this.stage !== 'message') throw new Error('XOAUTH2 exchange is not waiting for a response')
-    this.stage = 'done'
-    return readMessage(decodeResponse(line))
-  }
-}
-
 /**
  * XOAUTH2. Not marked plaintext: a bearer token is scoped and short-lived, unlike a password,
  * though anyone who reads it can replay it until it expires.
@@ -64,5 +43,5 @@ class Xoauth2Exchange implements SaslExchange {
 export const xoauth2: SaslMechanism = Object.freeze({
   name: 'XOAUTH2',
   plaintext: false,
-  exchange: (): SaslExchange => new Xoauth2Exchange(),
+  exchange: (): SaslExchange => new OneMessageExchange('XOAUTH2', readMessage),
 })
