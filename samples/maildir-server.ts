@@ -102,11 +102,7 @@ async function main(): Promise<void> {
   })
   server.on('error', (error: Error) => log(`server error: ${error.message}`))
 
-  const port = integer('port', values.port)
-  const address = await server.listen(port, values.host)
-  const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address
-  process.stdout.write(`smtpwire listening on ${shown}:${address.port}\n`)
-
+  // Signal handlers go in before the listening line: whoever waits for that line may signal at once.
   let stopping = false
   const stop = (signal: string): void => {
     if (stopping) {
@@ -119,6 +115,11 @@ async function main(): Promise<void> {
   }
   process.on('SIGINT', () => stop('SIGINT'))
   process.on('SIGTERM', () => stop('SIGTERM'))
+
+  const port = integer('port', values.port)
+  const address = await server.listen(port, values.host)
+  const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address
+  process.stdout.write(`smtpwire listening on ${shown}:${address.port}\n`)
 }
 
 main().catch((error: unknown) => {

@@ -72,9 +72,11 @@ export class SampleServer {
 
   /** Sends a signal and waits for the exit code. */
   async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
-    if (this.process.exitCode !== null) return this.process.exitCode
-    const exited = new Promise<number | null>((resolve) => this.process.once('exit', (code) => resolve(code)))
-    this.process.kill(signal)
+    const done = this.process.exitCode !== null || this.process.signalCode !== null
+    const exited = done
+      ? Promise.resolve(this.process.exitCode)
+      : new Promise<number | null>((resolve) => this.process.once('exit', (code) => resolve(code)))
+    if (!done) this.process.kill(signal)
     const code = await exited
     await rm(this.maildir, { recursive: true, force: true })
     return code
