@@ -128,11 +128,31 @@ export function parsePath(s: string, at: number, allowNull: boolean, allowPostma
   return { ok: true, mailbox: { address, localPart, domain, isUtf8: NON_ASCII.test(address) }, end: i + 1 }
 }
 
+const UTF8 = new TextDecoder('utf-8', { fatal: true })
+
 /**
- * Decodes RFC 3461 xtext (`+2B` for `+`); `null` when the text is not valid xtext.
- * xchar is any of `!` to `~` except `+` and `=`.
+ * Decodes RFC 3461 xtext (`+2B` for `+`); `null` when the text is not valid xtext. xchar is any
+ * of `!` to `~` except `+` and `=`. xtext encodes octets: they are read as UTF-8 (clients such as
+ * nodemailer encode UTF-8 addresses octet by octet), or as Latin-1 when they are not UTF-8.
  */
 export function decodeXtext(s: string): string | null {
   if (!/^(?:[\x21-\x2A\x2C-\x3C\x3E-\x7E]|\+[0-9A-F]{2})*$/.test(s)) return null
-  return s.replace(/\+([0-9A-F]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)))
+  if (!s.includes('+')) return s
+  const octets = Buffer.from(s.replace(/\+([0-9A-F]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16))), 'latin1')
+  try {
+    return UTF8.decode(octets)
+  } catch {
+    return octets.toString('latin1')
+  }
+}
+
+/** Decodes RFC 6533 `\x{HHHH}` escapes (utf-8-addr-xtext/unitext); `null` for a bad code point. */
+export function decodeUnicodeEscapes(s: string): string | null {
+  let valid = true
+  const decoded = s.replace(/\\x\{([0-9A-Fa-f]{1,6})\}/g, (_, hex: string) => {
+    const point = parseInt(hex, 16)
+    if (point > 0x10ffff || (point >= 0xd800 && point <= 0xdfff)) valid = false
+    return valid ? String.fromCodePoint(point) : ''
+  })
+  return valid ? decoded : null
 }

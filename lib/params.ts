@@ -1,7 +1,7 @@
 // MAIL and RCPT parameters: raw KEY=VALUE pairs → typed, validated objects, checked against the
 // extensions that are switched on. Pure; replies are named, never sent from here.
 
-import { decodeXtext } from './address.js'
+import { decodeUnicodeEscapes, decodeXtext } from './address.js'
 import type { RawParams } from './parser.js'
 import type { ReplyKey } from './replies.js'
 
@@ -149,11 +149,13 @@ export function parseRcptParams(raw: RawParams, ext: ParamExtensions): ParamResu
       notify = value === null ? null : parseNotify(value)
       if (notify === null) return refuse('badParameterValue')
     } else if (key === 'ORCPT') {
-      // RFC 3461 §4.2: ORCPT=addr-type ";" xtext
+      // RFC 3461 §4.2: ORCPT=addr-type ";" xtext; RFC 6533 §3 adds \x{HHHH} for type utf-8.
       const match = value === null ? null : /^([A-Za-z0-9][A-Za-z0-9-]*);(.+)$/.exec(value)
-      const address = match ? decodeXtext(match[2] ?? '') : null
+      const type = match?.[1] ?? ''
+      const xtext = match ? decodeXtext(match[2] ?? '') : null
+      const address = xtext !== null && type.toLowerCase() === 'utf-8' ? decodeUnicodeEscapes(xtext) : xtext
       if (!match || address === null) return refuse('badParameterValue')
-      orcpt = { type: match[1] ?? '', address }
+      orcpt = { type, address }
     } else {
       return refuse('unknownParameter')
     }

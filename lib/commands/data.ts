@@ -43,8 +43,14 @@ function newBody(host: Host, transaction: TransactionState, dotStuffed: boolean)
   const { options } = host
   const streaming = host.hasListeners('dataChunk')
   const collect = options.collectBody === 'auto' ? !streaming : options.collectBody
+  // RFC 3030 §3: a BINARYMIME body is octets, not lines; no line rule applies to it.
+  const binary = transaction.mailParams.body === 'BINARYMIME'
   const body: Body = {
-    decoder: new DotDecoder({ lineEndings: options.lineEndings, maxTextLineLength: options.maxTextLineLength, dotStuffed }),
+    decoder: new DotDecoder({
+      lineEndings: binary ? 'keep' : options.lineEndings,
+      maxTextLineLength: binary ? 0 : options.maxTextLineLength,
+      dotStuffed,
+    }),
     batch: streaming ? [] : null,
     batchLength: 0,
     collected: collect ? [] : null,
