@@ -3,8 +3,14 @@
 // protocol through a symbol, so attaching allocates no closures. Never imports net or tls.
 
 import type { Duplex } from 'node:stream'
-import type { SessionFacts } from './session.js'
+import type { SessionFacts, TlsInfo } from './session.js'
 import type { SmtpTransport } from './transport.js'
+
+/**
+ * Starts TLS over a stream (for STARTTLS): resolves with the encrypted stream to use from now on
+ * and its TLS state; rejects when the handshake fails.
+ */
+export type StreamUpgrade = (stream: Duplex) => Promise<{ stream: Duplex; tls: TlsInfo }>
 
 /** What attach needs from a protocol. */
 export interface Attachable {
@@ -23,7 +29,7 @@ interface AttachedStream extends Duplex {
 
 /** Writes to a stream unless it can no longer take writes (the peer reset it, or it ended). */
 class StreamTransport implements SmtpTransport {
-  constructor(private readonly stream: Duplex) {}
+  constructor(protected stream: Duplex) {}
 
   write(chunk: Buffer): boolean {
     const stream = this.stream
@@ -41,6 +47,25 @@ class StreamTransport implements SmtpTransport {
 
   resume(): void {
     this.stream.resume()
+  }
+}
+
+/** A stream transport that can swap its stream for an encrypted one (STARTTLS). */
+class UpgradableStreamTransport extends StreamTransport {
+  constructor(
+    stream: Duplex,
+    private readonly startTls: StreamUpgrade,
+  ) {
+    super(stream)
+  }
+
+  async upgrade(): Promise<TlsInfo> {
+    // Detached at once: no plaintext byte read from here on reaches the protocol.
+    const protocol = unwire(this.stream)
+    const { stream, tls } = await this.startTls(this.stream)
+    this.stream = stream
+    if (protocol) wire(protocol, stream)
+    return tls
   }
 }
 
@@ -74,8 +99,7 @@ function streamOnDrain(this: AttachedStream): void {
   this[kProtocol]?.drained()
 }
 
-/** Connects `stream` to `protocol` and opens the session (the greeting is written at once). */
-export function attachStream(protocol: Attachable, stream: Duplex, facts?: SessionFacts): void {
+function wire(protocol: Attachable, stream: Duplex): void {
   const attached = stream as AttachedStream
   attached[kProtocol] = protocol
   attached.on('data', streamOnData)
@@ -83,5 +107,25 @@ export function attachStream(protocol: Attachable, stream: Duplex, facts?: Sessi
   attached.on('close', streamOnClose)
   attached.on('error', streamOnError)
   attached.on('drain', streamOnDrain)
-  protocol.open(new StreamTransport(stream), facts)
+}
+
+function unwire(stream: Duplex): Attachable | undefined {
+  const attached = stream as AttachedStream
+  const protocol = attached[kProtocol]
+  delete attached[kProtocol]
+  attached.off('data', streamOnData)
+  attached.off('end', streamOnEnd)
+  attached.off('close', streamOnClose)
+  attached.off('error', streamOnError)
+  attached.off('drain', streamOnDrain)
+  return protocol
+}
+
+/**
+ * Connects `stream` to `protocol` and opens the session (the greeting is written at once). With
+ * `startTls`, STARTTLS is offered and runs through it.
+ */
+export function attachStream(protocol: Attachable, stream: Duplex, facts?: SessionFacts, startTls?: StreamUpgrade): void {
+  wire(protocol, stream)
+  protocol.open(startTls ? new UpgradableStreamTransport(stream, startTls) : new StreamTransport(stream), facts)
 }

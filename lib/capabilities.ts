@@ -1,8 +1,9 @@
 // The EHLO keyword lines, the parameter extensions they switch on, and the command-line length
 // those extensions allow. Pure functions of resolved options and session facts.
 
-import type { ResolvedOptions } from './options.js'
+import type { ResolvedOptions, SaslMechanismName } from './options.js'
 import type { ParamExtensions } from './params.js'
+import { MECHANISMS } from './sasl/index.js'
 
 /** Session facts that change what EHLO advertises. */
 export interface CapabilityFacts {
@@ -64,6 +65,18 @@ export function commandLineLimit(options: ResolvedOptions, authOffered: boolean)
     (authOffered ? AUTH_ALLOWANCE : 0) +
     (options.eightBitMime || options.smtpUtf8 || options.binaryMime ? BODY_AND_UTF8_ALLOWANCE : 0)
   )
+}
+
+/**
+ * The SASL mechanisms on offer now: none when AUTH is forbidden; the configured list, or PLAIN and
+ * LOGIN when an auth listener exists; without TLS, only those that send no secret in the clear
+ * unless `allowInsecureAuth` (RFC 4954 §4, §14).
+ */
+export function offeredMechanisms(options: ResolvedOptions, secure: boolean, hasAuthListener: boolean): SaslMechanismName[] {
+  if (options.authPolicy === 'forbidden') return []
+  const wanted = options.authMechanisms ?? (hasAuthListener ? ['PLAIN', 'LOGIN'] : [])
+  if (secure || options.allowInsecureAuth) return [...wanted]
+  return wanted.filter((name) => MECHANISMS.get(name)?.plaintext === false)
 }
 
 /** RFC 4954 §4: an AUTH command or SASL response line may be up to 12288 octets. */

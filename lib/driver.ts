@@ -3,8 +3,17 @@
 
 import { SmtpProtocol } from './protocol.js'
 import type { SmtpOptions } from './options.js'
-import type { SessionFacts } from './session.js'
+import type { SessionFacts, TlsInfo } from './session.js'
 import type { SmtpTransport } from './transport.js'
+
+/** How the in-memory connection behaves. */
+export interface DriverOptions {
+  /**
+   * Offer STARTTLS: called when the protocol upgrades. Resolve with the TLS state to simulate a
+   * handshake (later input counts as decrypted), or reject to simulate a failed one.
+   */
+  startTls?: () => Promise<TlsInfo>
+}
 
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
 
@@ -33,7 +42,10 @@ export class SmtpDriver {
   private lines: string[] = []
   private readonly replies: string[] = []
 
-  constructor(protocol: SmtpProtocol | SmtpOptions = {}) {
+  constructor(
+    protocol: SmtpProtocol | SmtpOptions = {},
+    private readonly options: DriverOptions = {},
+  ) {
     this.protocol = protocol instanceof SmtpProtocol ? protocol : new SmtpProtocol(protocol)
   }
 
@@ -54,6 +66,8 @@ export class SmtpDriver {
         this.paused = false
       },
     }
+    const startTls = this.options.startTls
+    if (startTls) transport.upgrade = () => startTls()
     this.protocol.open(transport, facts)
     const [greeting] = await this.settle()
     return greeting ?? ''

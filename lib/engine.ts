@@ -12,7 +12,7 @@
 //   paused, and the loop restarts from the next unread byte once every listener has settled.
 
 import { isUtf8 } from 'node:buffer'
-import { AUTH_LINE_LIMIT, commandLineLimit, type CapabilityFacts } from './capabilities.js'
+import { AUTH_LINE_LIMIT, commandLineLimit, offeredMechanisms, type CapabilityFacts } from './capabilities.js'
 import { handleCommand } from './commands/index.js'
 import { SmtpwireError } from './errors.js'
 import {
@@ -212,7 +212,53 @@ export class Engine implements Host {
   }
 
   capabilities(): CapabilityFacts {
-    return { canStartTls: false, authMechanisms: [], xclient: null, xforward: null }
+    const secure = this.session.tls !== null
+    const hasAuthListener = this.hasListeners('plainAuth') || this.hasListeners('auth')
+    return {
+      canStartTls: this.options.tlsPolicy !== 'forbidden' && !secure && this.transport?.upgrade !== undefined,
+      authMechanisms: offeredMechanisms(this.options, secure, hasAuthListener),
+      xclient: null,
+      xforward: null,
+    }
+  }
+
+  startTls(): void {
+    const transport = this.transport
+    if (!transport?.upgrade) return
+    this.send(REPLIES.readyToStartTls)
+    this.flush()
+    // The STARTTLS command-injection class of bugs: bytes pipelined after STARTTLS arrived in
+    // plaintext, so they are thrown away, never run as commands once TLS is up (RFC 3207 §6).
+    this.input = EMPTY
+    this.pos = 0
+    this.lines.reset()
+    this.waiting = true
+    this.updateFlow()
+    transport.upgrade().then(
+      (tls) => {
+        this.waiting = false
+        if (this.closed) return
+        const session = this.session
+        // RFC 3207 §4.2: forget everything learnt from the client before TLS, except the greeting.
+        session.heloName = null
+        session.heloVerb = null
+        session.user = null
+        session.authenticatedAt = null
+        session.tls = tls
+        session.secureAt = new Date()
+        if (this.transaction) this.endTransaction('tls')
+        this.notice('secure', { session })
+        this.pump()
+      },
+      (error: unknown) => {
+        this.waiting = false
+        if (this.closed) return
+        // The connection is mid-handshake: no plaintext reply can be sent, so it just closes.
+        const failure = error instanceof Error ? error : new Error(String(error))
+        this.notice('tlsError', { session: this.session, error: failure })
+        this.close('error')
+      },
+    )
   }
 
   close(reason: CloseReason, reply?: Reply): void {
@@ -265,6 +311,8 @@ export class Engine implements Host {
         if (!hasInput) break
         this.pos = this.readCommand(this.input, this.pos)
       }
+      // A command may have thrown the rest of the input away (STARTTLS).
+      if (this.pos > this.input.length) this.pos = this.input.length
     }
     if (this.pos >= this.input.length) {
       this.input = EMPTY

@@ -5,6 +5,7 @@ import type { Mailbox } from './address.js'
 import { SmtpError, SmtpReply } from './errors.js'
 import type { MailParams, RcptParams } from './params.js'
 import type { Reply } from './replies.js'
+import type { SaslCredentials } from './sasl/types.js'
 import type { SessionInfo, TransactionInfo } from './session.js'
 
 /**
@@ -70,6 +71,29 @@ export interface PlainAuthEvent extends WithSession {
   /** The authorization identity (PLAIN only); empty when the client gave none. */
   readonly authorizationId: string
 }
+/**
+ * AUTH with any mechanism finished its exchange: accept to authenticate the session. The
+ * credentials depend on the mechanism: a password (PLAIN, LOGIN), `verify(secret)` (CRAM-MD5:
+ * return `verify(secretOf(username))`), or a bearer token (XOAUTH2).
+ */
+export interface AuthEvent extends WithSession {
+  readonly mechanism: SaslCredentials['mechanism']
+  readonly username: string
+  readonly credentials: SaslCredentials
+}
+/** An AUTH attempt failed (refused credentials): the hook for locking out an address across sessions. */
+export interface AuthFailureEvent extends WithSession {
+  readonly mechanism: SaslCredentials['mechanism']
+  readonly username: string
+  /** Failed attempts in this session so far. */
+  readonly failures: number
+}
+/** TLS is up after STARTTLS (`session.tls` says which protocol and cipher). */
+export type SecureEvent = WithSession
+/** The TLS handshake after STARTTLS failed; the connection is closed without a reply. */
+export interface TlsErrorEvent extends WithSession {
+  readonly error: Error
+}
 /** VRFY, EXPN or HELP with its argument; answer with an `SmtpReply` to say more than the default. */
 export interface QueryEvent extends WithSession {
   readonly argument: string
@@ -110,6 +134,7 @@ export interface DecisionEvents {
   dataChunk: DataChunkEvent
   message: MessageEvent
   plainAuth: PlainAuthEvent
+  auth: AuthEvent
   vrfy: QueryEvent
   expn: QueryEvent
   help: QueryEvent
@@ -121,6 +146,9 @@ export interface NoticeEvents {
   transaction: TransactionEvent
   close: CloseEvent
   error: ErrorEvent
+  authFailure: AuthFailureEvent
+  secure: SecureEvent
+  tlsError: TlsErrorEvent
 }
 
 /** Every event of `SmtpProtocol` and its payload. */

@@ -50,6 +50,11 @@ export interface Host {
   capabilities(): CapabilityFacts
   /** The longest command line accepted now. */
   readonly lineLimit: number
+  /**
+   * STARTTLS: sends 220, discards input already read, and upgrades the transport; the session
+   * resumes (state reset) once TLS is up, or closes when the handshake fails.
+   */
+  startTls(): void
   /** Sends `reply` (if any), then ends the session. */
   close(reason: CloseReason, reply?: Reply): void
 }

@@ -1,11 +1,22 @@
 // smtpwire's public entry point: the only module users import. Re-exports only.
 
 export { SmtpProtocol } from './protocol.js'
-export { SmtpServer, type ListenAddress, type SessionHandler, type SmtpServerOptions } from './server.js'
+export { SmtpServer, type ListenAddress, type ListenOptions, type SessionHandler, type SmtpServerOptions } from './server.js'
+export type { TlsOptions } from './tls.js'
+export type { StreamUpgrade } from './attach.js'
+export { createSelfSignedCertificate, type SelfSignedCertificate, type SelfSignedOptions } from './certificate.js'
 export { SmtpDriver } from './driver.js'
 export { SmtpError, SmtpReply, SmtpwireError, type SmtpwireErrorCode } from './errors.js'
 export { REPLIES, formatReply, type EnhancedCode, type Reply, type ReplyKey } from './replies.js'
-export { DEFAULT_CHUNK_SIZE, DEFAULT_MAX_MESSAGE_SIZE, type ResolvedOptions, type SmtpOptions } from './options.js'
+export {
+  DEFAULT_CHUNK_SIZE,
+  DEFAULT_MAX_MESSAGE_SIZE,
+  type Policy,
+  type ResolvedOptions,
+  type SaslMechanismName,
+  type SmtpOptions,
+} from './options.js'
+export type { SaslCredentials } from './sasl/types.js'
 export type { LineEndingPolicy } from './dot-decoder.js'
 export type { SmtpTransport } from './transport.js'
 export { formatReceivedHeader } from './received.js'
@@ -23,6 +34,8 @@ export type {
 export type {
   CloseEvent,
   CloseReason,
+  AuthEvent,
+  AuthFailureEvent,
   ConnectEvent,
   DataChunkEvent,
   DataEvent,
@@ -39,8 +52,10 @@ export type {
   QueryEvent,
   RecipientEvent,
   ResetEvent,
+  SecureEvent,
   SenderEvent,
   SmtpEvents,
+  TlsErrorEvent,
   TransactionEndReason,
   TransactionEvent,
   Verdict,

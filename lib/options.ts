@@ -54,10 +54,38 @@ export interface SmtpOptions {
   dsn?: boolean
   /** RFC 2033 LMTP: LHLO instead of HELO/EHLO and one reply per recipient after the data. Default false. */
   lmtp?: boolean
+  /**
+   * STARTTLS (RFC 3207): `optional` (offered when the transport can upgrade; the default),
+   * `required` (before TLS only NOOP, EHLO, HELO, STARTTLS, RSET and QUIT work; the rest get
+   * `530 5.7.0`), or `forbidden` (never offered).
+   */
+  tlsPolicy?: Policy
+  /** AUTH (RFC 4954): `optional` (the default), `required` (MAIL before AUTH gets `530 5.7.0`), or `forbidden`. */
+  authPolicy?: Policy
+  /**
+   * SASL mechanisms to offer. By default PLAIN and LOGIN, offered only when a `plainAuth` or `auth`
+   * listener is registered; CRAM-MD5 and XOAUTH2 must be listed here (and answered by `auth`).
+   */
+  authMechanisms?: readonly SaslMechanismName[]
+  /** Offer and accept PLAIN, LOGIN and XOAUTH2 before TLS. Default false: they send secrets in the clear. */
+  allowInsecureAuth?: boolean
+  /** Failed AUTH attempts in one session before `421 4.7.0` and close; 0 for no limit. Default 3. */
+  maxAuthFailures?: number
 }
 
-/** Options after defaults and checks: every field present, frozen. */
-export type ResolvedOptions = Readonly<Required<SmtpOptions>>
+/** A policy for an optional feature. */
+export type Policy = 'forbidden' | 'optional' | 'required'
+
+/** The SASL mechanisms smtpwire implements. */
+export type SaslMechanismName = 'PLAIN' | 'LOGIN' | 'CRAM-MD5' | 'XOAUTH2'
+
+const MECHANISM_NAMES: readonly SaslMechanismName[] = ['PLAIN', 'LOGIN', 'CRAM-MD5', 'XOAUTH2']
+const POLICIES: readonly Policy[] = ['forbidden', 'optional', 'required']
+
+/** Options after defaults and checks: every field present, frozen (`authMechanisms` null: automatic). */
+export type ResolvedOptions = Readonly<Required<Omit<SmtpOptions, 'authMechanisms'>>> & {
+  readonly authMechanisms: readonly SaslMechanismName[] | null
+}
 
 /** Default message size limit: 25 MiB. */
 export const DEFAULT_MAX_MESSAGE_SIZE = 25 * 1024 * 1024
@@ -85,6 +113,11 @@ const DEFAULTS: Omit<ResolvedOptions, 'greeting'> = {
   binaryMime: true,
   dsn: false,
   lmtp: false,
+  tlsPolicy: 'optional',
+  authPolicy: 'optional',
+  authMechanisms: null,
+  allowInsecureAuth: false,
+  maxAuthFailures: 3,
 }
 
 const BOOLEANS = [
@@ -98,6 +131,7 @@ const BOOLEANS = [
   'binaryMime',
   'dsn',
   'lmtp',
+  'allowInsecureAuth',
 ] as const satisfies ReadonlyArray<keyof ResolvedOptions>
 
 function invalid(name: string, why: string): SmtpwireError {
@@ -115,14 +149,17 @@ function checkInteger(name: string, value: number, min: number): void {
 export function resolveOptions(options: SmtpOptions = {}): ResolvedOptions {
   const defined = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined))
   const merged = { ...DEFAULTS, ...defined } as Omit<ResolvedOptions, 'greeting'> & { greeting?: string }
+  // Checked before anything is computed from them (binaryMime is combined with chunking below).
+  for (const name of BOOLEANS) {
+    if (typeof merged[name] !== 'boolean') throw invalid(name, `must be a boolean, got ${String(merged[name])}`)
+  }
+  if (typeof merged.domain !== 'string') throw invalid('domain', 'must be a string')
+  if (merged.greeting !== undefined && typeof merged.greeting !== 'string') throw invalid('greeting', 'must be a string')
   const resolved: ResolvedOptions = {
     ...merged,
     greeting: merged.greeting ?? (merged.lmtp ? 'LMTP smtpwire' : 'ESMTP smtpwire'),
     // BINARYMIME rides on BDAT (RFC 3030 §3), so turning chunking off turns it off unless asked for.
     binaryMime: merged.binaryMime && (merged.chunking || options.binaryMime === true),
-  }
-  for (const name of BOOLEANS) {
-    if (typeof resolved[name] !== 'boolean') throw invalid(name, `must be a boolean, got ${String(resolved[name])}`)
   }
   if (!/^[\x21-\x7E\u0080-\u{10FFFF}]+$/u.test(resolved.domain)) throw invalid('domain', 'must be one word of printable characters')
   if (/[\r\n]/.test(resolved.greeting)) throw invalid('greeting', 'must not contain CR or LF')
@@ -138,5 +175,14 @@ export function resolveOptions(options: SmtpOptions = {}): ResolvedOptions {
   }
   if (![true, false, 'auto'].includes(resolved.collectBody)) throw invalid('collectBody', "must be true, false or 'auto'")
   if (resolved.binaryMime && !resolved.chunking) throw invalid('binaryMime', 'needs `chunking` (RFC 3030 §3)')
-  return Object.freeze(resolved)
+  checkInteger('maxAuthFailures', resolved.maxAuthFailures, 0)
+  if (!POLICIES.includes(resolved.tlsPolicy)) throw invalid('tlsPolicy', "must be 'forbidden', 'optional' or 'required'")
+  if (!POLICIES.includes(resolved.authPolicy)) throw invalid('authPolicy', "must be 'forbidden', 'optional' or 'required'")
+  const mechanisms = resolved.authMechanisms
+  if (mechanisms !== null) {
+    if (!Array.isArray(mechanisms) || mechanisms.some((m) => !MECHANISM_NAMES.includes(m)) || new Set(mechanisms).size !== mechanisms.length) {
+      throw invalid('authMechanisms', `must list distinct names among ${MECHANISM_NAMES.join(', ')}`)
+    }
+  }
+  return Object.freeze({ ...resolved, authMechanisms: mechanisms && Object.freeze([...mechanisms]) })
 }

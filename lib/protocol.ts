@@ -2,7 +2,7 @@
 // the engine: typed listeners, options, and the ways bytes get in and out. Never imports net/tls.
 
 import type { Duplex } from 'node:stream'
-import { attachStream } from './attach.js'
+import { attachStream, type StreamUpgrade } from './attach.js'
 import { Engine } from './engine.js'
 import { Listeners, type Listener, type SmtpEvents } from './events.js'
 import { resolveOptions, type ResolvedOptions, type SmtpOptions } from './options.js'
@@ -88,11 +88,13 @@ export class SmtpProtocol {
 
   /**
    * Runs the session over `stream`: writes the greeting, reads commands, and ends the stream after
-   * QUIT. `facts` tells listeners where the client is (a socket's addresses, say).
+   * QUIT. `facts` tells listeners where the client is (a socket's addresses, say). `startTls`,
+   * when given, offers STARTTLS and upgrades the stream through it (`SmtpServer` passes one built
+   * from its `tls` options).
    * @throws SmtpwireError `SMTPWIRE_ERR_ALREADY_STARTED` when called twice.
    */
-  attach(stream: Duplex, facts?: SessionFacts): this {
-    attachStream(this, stream, facts)
+  attach(stream: Duplex, facts?: SessionFacts, startTls?: StreamUpgrade): this {
+    attachStream(this, stream, facts, startTls)
     return this
   }
 

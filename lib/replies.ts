@@ -138,8 +138,10 @@ export function formatReply(reply: Reply, withEnhanced: boolean): Buffer {
   lines.forEach((line, i) => {
     const sep = i === lines.length - 1 ? ' ' : '-'
     const body = enhanced === null || line === '' ? (enhanced ?? line) : `${enhanced} ${line}`
-    // RFC 5321 §4.2: the text after the last line's code is optional, so an empty one ends at the code.
-    out += body === '' && sep === ' ' ? `${reply.code}${CRLF}` : `${reply.code}${sep}${body}${CRLF}`
+    // RFC 5321 §4.2: the text after the last line's code is optional, so an empty one ends at the
+    // code; but RFC 4954 §4 writes an empty SASL challenge as "334 " with its space.
+    const bare = body === '' && sep === ' ' && reply.code !== 334
+    out += bare ? `${reply.code}${CRLF}` : `${reply.code}${sep}${body}${CRLF}`
   })
   const bytes = Buffer.from(out, 'utf8')
   if (cacheable) {

@@ -40,6 +40,8 @@ export interface SessionCounters {
   transactions: number
   /** Messages accepted with 250. */
   messages: number
+  /** AUTH attempts whose credentials were refused. */
+  authFailures: number
   /** Octets read from and written to the client. */
   bytesIn: number
   bytesOut: number
@@ -125,6 +127,6 @@ export function newSession(facts: SessionFacts = {}): SessionState {
     secureAt: facts.tls ? (facts.connectedAt ?? new Date()) : null,
     user: null,
     authenticatedAt: null,
-    counters: { commands: 0, errors: 0, transactions: 0, messages: 0, bytesIn: 0, bytesOut: 0 },
+    counters: { commands: 0, errors: 0, transactions: 0, messages: 0, authFailures: 0, bytesIn: 0, bytesOut: 0 },
   }
 }

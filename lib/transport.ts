@@ -1,5 +1,7 @@
 // The contract between the protocol and whatever carries its bytes. Types only.
 
+import type { TlsInfo } from './session.js'
+
 /** What the protocol needs from a connection: somewhere to write, and a way to end it. */
 export interface SmtpTransport {
   /**
@@ -12,4 +14,10 @@ export interface SmtpTransport {
   /** Stop delivering input until `resume()`: the protocol is waiting for a listener or for output. */
   pause?(): void
   resume?(): void
+  /**
+   * Starts TLS on this connection (STARTTLS): resolves once the handshake is done, rejects when it
+   * failed. Without it, STARTTLS is not offered. The protocol writes `220 2.0.0 Ready to start TLS`
+   * and stops feeding plaintext before calling it; input fed afterwards must be decrypted bytes.
+   */
+  upgrade?(): Promise<TlsInfo>
 }

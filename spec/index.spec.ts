@@ -13,6 +13,7 @@ describe('smtpwire (the public entry point)', () => {
       'SmtpReply',
       'SmtpServer',
       'SmtpwireError',
+      'createSelfSignedCertificate',
       'formatReceivedHeader',
       'formatReply',
     ])

@@ -35,6 +35,7 @@ export function mail(host: Host, command: Mail): void {
   const { session, options } = host
   if (session.heloVerb === null) return host.sendError(REPLIES.needHelo)
   if (host.transaction) return host.sendError(REPLIES.nestedMail)
+  if (options.authPolicy === 'required' && session.user === null) return host.send(REPLIES.authRequired)
   const parsed = parseMailParams(command.params, extensionsFor(host))
   if (!parsed.ok) return host.sendError(REPLIES[parsed.reply])
   const params = parsed.params

@@ -4,9 +4,14 @@
 import type { Host } from '../host.js'
 import { isFault, type Command, type Fault } from '../parser.js'
 import { REPLIES } from '../replies.js'
+import { auth } from './auth.js'
 import { bdat, data } from './data.js'
 import { mail, rcpt } from './envelope.js'
 import { hello, noop, query, quit, rset } from './session.js'
+import { startTls } from './tls.js'
+
+// RFC 3207 §4: under a required TLS policy, only these work before TLS.
+const BEFORE_TLS = new Set(['NOOP', 'EHLO', 'HELO', 'LHLO', 'STARTTLS', 'RSET', 'QUIT'])
 
 /** Runs one parsed command line. */
 export function handleCommand(host: Host, parsed: Command | Fault): void {
@@ -19,6 +24,10 @@ export function handleCommand(host: Host, parsed: Command | Fault): void {
     // chunk's bytes as commands, so the session ends here.
     if (parsed.verb === 'BDAT') host.close('protocol', REPLIES.badBdatSyntax)
     else host.sendError(REPLIES[parsed.fault])
+    return
+  }
+  if (host.options.tlsPolicy === 'required' && !host.session.tls && !BEFORE_TLS.has(parsed.verb)) {
+    host.send(REPLIES.tlsRequired)
     return
   }
   switch (parsed.verb) {
@@ -45,8 +54,9 @@ export function handleCommand(host: Host, parsed: Command | Fault): void {
     case 'HELP':
       return query(host, parsed)
     case 'STARTTLS':
+      return startTls(host)
     case 'AUTH':
-      return host.sendError(REPLIES.commandNotImplemented)
+      return auth(host, parsed)
     case 'XCLIENT':
     case 'XFORWARD':
       return host.sendError(REPLIES.unknownCommand)

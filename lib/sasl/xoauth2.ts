@@ -37,11 +37,11 @@ function readMessage(text: string | SaslFailure): SaslStep {
 }
 
 /**
- * XOAUTH2. Not marked plaintext: a bearer token is scoped and short-lived, unlike a password,
- * though anyone who reads it can replay it until it expires.
+ * XOAUTH2. Marked plaintext: a bearer token is a replayable credential until it expires, so it is
+ * kept off unencrypted connections like a password.
  */
 export const xoauth2: SaslMechanism = Object.freeze({
   name: 'XOAUTH2',
-  plaintext: false,
+  plaintext: true,
   exchange: (): SaslExchange => new OneMessageExchange('XOAUTH2', readMessage),
 })

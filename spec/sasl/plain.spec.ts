@@ -155,8 +155,8 @@ describe('sasl/index', () => {
     for (const [name, mechanism] of MECHANISMS) expect(mechanism.name).to.equal(name)
   })
 
-  it('marks only PLAIN and LOGIN as plaintext', () => {
+  it('marks every mechanism but CRAM-MD5 as plaintext (a secret or token in the clear)', () => {
     const plaintext = [...MECHANISMS.values()].filter((mechanism) => mechanism.plaintext).map((m) => m.name)
-    expect(plaintext).to.deep.equal(['PLAIN', 'LOGIN'])
+    expect(plaintext).to.deep.equal(['PLAIN', 'LOGIN', 'XOAUTH2'])
   })
 })

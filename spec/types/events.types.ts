@@ -57,6 +57,7 @@ type HasAllEvents = keyof SmtpEvents extends
   | 'dataChunk'
   | 'message'
   | 'plainAuth'
+  | 'auth'
   | 'vrfy'
   | 'expn'
   | 'help'
@@ -64,6 +65,9 @@ type HasAllEvents = keyof SmtpEvents extends
   | 'transaction'
   | 'close'
   | 'error'
+  | 'authFailure'
+  | 'secure'
+  | 'tlsError'
   ? true
   : false
 const allEvents: HasAllEvents = true

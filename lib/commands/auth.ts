@@ -1,0 +1,119 @@
+// AUTH (RFC 4954): runs a SASL exchange through `334` challenges in an input mode of its own,
+// then asks `plainAuth` and `auth` listeners about the credentials. Counts failures.
+
+import { AUTH_LINE_LIMIT } from '../capabilities.js'
+import { combine, type Outcome, type Settled } from '../events.js'
+import type { Host, InputReader } from '../host.js'
+import { LineReader } from '../line-reader.js'
+import type { Command } from '../parser.js'
+import { REPLIES, type Reply } from '../replies.js'
+import { MECHANISMS, type SaslCredentials, type SaslExchange, type SaslStep } from '../sasl/index.js'
+
+type Auth = Extract<Command, { verb: 'AUTH' }>
+
+// What XOAUTH2 servers send before the final 535 (Google's protocol): a 334 with a JSON error,
+// which the client answers with an empty line.
+const XOAUTH2_ERROR = Buffer.from(JSON.stringify({ status: '401', schemes: 'bearer' })).toString('base64')
+const TEMPORARY_FAILURE: Reply = { code: 454, enhanced: '4.7.0', text: 'Temporary authentication failure' }
+
+/** Reads the client's SASL response lines while an exchange waits for them. */
+class SaslReader implements InputReader {
+  readonly needsInput = true
+  private readonly lines: LineReader
+
+  constructor(
+    private readonly host: Host,
+    private readonly onLine: (line: string) => void,
+  ) {
+    this.lines = new LineReader(host.options.lineEndings)
+  }
+
+  read(input: Buffer, pos: number): number {
+    const end = this.lines.read(input, pos, AUTH_LINE_LIMIT)
+    const { line, fault } = this.lines
+    if (line === null && fault === null) return end
+    this.host.setReader(null)
+    if (fault) this.host.sendError(fault === 'tooLong' ? REPLIES.lineTooLong : REPLIES.bareLineFeed)
+    else this.onLine((line as Buffer).toString('latin1'))
+    return end
+  }
+}
+
+/** AUTH mechanism [initial-response]. */
+export function auth(host: Host, command: Auth): void {
+  const { session, options } = host
+  if (options.authPolicy === 'forbidden') return host.sendError(REPLIES.authForbidden)
+  if (session.heloVerb !== 'EHLO' && session.heloVerb !== 'LHLO') return host.sendError(REPLIES.needEhlo)
+  // RFC 4954 §4: no second AUTH once authenticated, and none during a mail transaction.
+  if (session.user !== null) return host.sendError(REPLIES.alreadyAuthenticated)
+  if (host.transaction) return host.sendError(REPLIES.authInTransaction)
+  const mechanism = MECHANISMS.get(command.mechanism)
+  const offered = host.capabilities().authMechanisms
+  if (!mechanism || !offered.includes(mechanism.name)) {
+    // RFC 4954 §6: a mechanism offered only under TLS gets 538 before it.
+    const secureOnly = mechanism && !session.tls && (options.authMechanisms ?? ['PLAIN', 'LOGIN']).includes(mechanism.name)
+    return host.sendError(secureOnly ? REPLIES.encryptionRequiredForAuth : REPLIES.unsupportedAuthMechanism)
+  }
+  const exchange = mechanism.exchange(options.domain)
+  step(host, exchange, exchange.start(command.initialResponse))
+}
+
+/** Acts on one step of an exchange: a challenge, credentials to check, or a failure. */
+function step(host: Host, exchange: SaslExchange, next: SaslStep): void {
+  if (next.kind === 'fail') return host.sendError(REPLIES[next.reply])
+  if (next.kind === 'challenge') {
+    host.send({ code: 334, enhanced: null, text: next.challenge })
+    host.setReader(new SaslReader(host, (line) => step(host, exchange, exchange.respond(line))))
+    return
+  }
+  check(host, next.credentials)
+}
+
+/** Asks the listeners about credentials: `plainAuth` (PLAIN, LOGIN), then `auth`. */
+function check(host: Host, credentials: SaslCredentials): void {
+  const { session } = host
+  const username = credentials.username
+  const finish = (outcome: Outcome): void => {
+    if (outcome.kind === 'accept') {
+      session.user = username
+      session.authenticatedAt = new Date()
+      host.send(outcome.reply ?? REPLIES.authSucceeded)
+    } else if (outcome.kind === 'fail') {
+      host.send(TEMPORARY_FAILURE)
+    } else {
+      refuse(host, credentials, outcome.reply ?? REPLIES.authFailed)
+    }
+  }
+  const askAuth = (): void => {
+    if (!host.hasListeners('auth')) return finish({ kind: 'accept', reply: null })
+    host.decide('auth', { session, mechanism: credentials.mechanism, username, credentials }, (settled) => finish(combine(settled)))
+  }
+  const plain = credentials.mechanism === 'PLAIN' || credentials.mechanism === 'LOGIN'
+  // Credentials nobody checks are refused: accepting them would let anyone in.
+  if (!host.hasListeners('auth') && !(plain && host.hasListeners('plainAuth'))) return finish({ kind: 'reject', reply: null })
+  if (!plain || !host.hasListeners('plainAuth')) return askAuth()
+  const payload = {
+    session,
+    mechanism: credentials.mechanism,
+    username,
+    password: credentials.password,
+    authorizationId: credentials.authorizationId,
+  }
+  host.decide('plainAuth', payload, (settled: readonly Settled[]) => {
+    const outcome = combine(settled)
+    if (outcome.kind === 'accept') askAuth()
+    else finish(outcome)
+  })
+}
+
+/** A refusal: count it, tell `authFailure` listeners, and close after too many. */
+function refuse(host: Host, credentials: SaslCredentials, reply: Reply): void {
+  const { session, options } = host
+  session.counters.authFailures++
+  const failures = session.counters.authFailures
+  host.notice('authFailure', { session, mechanism: credentials.mechanism, username: credentials.username, failures })
+  const final = options.maxAuthFailures > 0 && failures >= options.maxAuthFailures ? REPLIES.tooManyAuthFailures : reply
+  if (credentials.mechanism !== 'XOAUTH2') return host.send(final)
+  host.send({ code: 334, enhanced: null, text: XOAUTH2_ERROR })
+  host.setReader(new SaslReader(host, () => host.send(final)))
+}
