@@ -58,9 +58,10 @@ export function isIPv6(s: string): boolean {
   if (!head || !tail) return false
   const all = [...head, ...tail]
   let count = all.length
-  const last = all[all.length - 1]
-  if (last !== undefined && last.includes('.')) {
-    if (!isIPv4(last)) return false
+  // RFC 4291 §2.2: a dotted quad may only be the last 32 bits, so it must end the whole text.
+  if (s.includes('.')) {
+    const last = s.slice(s.lastIndexOf(':') + 1)
+    if (!isIPv4(last) || all[all.length - 1] !== last) return false
     all.pop()
     count += 1 // an IPv4 tail fills two 16-bit groups
   }
@@ -132,13 +133,18 @@ const UTF8 = new TextDecoder('utf-8', { fatal: true })
 
 /**
  * Decodes RFC 3461 xtext (`+2B` for `+`); `null` when the text is not valid xtext. xchar is any
- * of `!` to `~` except `+` and `=`. xtext encodes octets: they are read as UTF-8 (clients such as
- * nodemailer encode UTF-8 addresses octet by octet), or as Latin-1 when they are not UTF-8.
+ * of `!` to `~` except `+` and `=`, and with `allowUtf8` any non-ASCII character too. xtext encodes
+ * octets: they are read as UTF-8 (clients such as nodemailer encode UTF-8 addresses octet by
+ * octet), or as Latin-1 when they are not UTF-8.
  */
-export function decodeXtext(s: string): string | null {
-  if (!/^(?:[\x21-\x2A\x2C-\x3C\x3E-\x7E]|\+[0-9A-F]{2})*$/.test(s)) return null
+export function decodeXtext(s: string, allowUtf8 = false): string | null {
+  // RFC 6533 §3: with SMTPUTF8, utf-8-addr-unitext may carry UTF-8 characters as they are.
+  const valid = allowUtf8 ? /^(?:[\x21-\x2A\x2C-\x3C\x3E-\x7E\u0080-\u{10FFFF}]|\+[0-9A-F]{2})*$/u : /^(?:[\x21-\x2A\x2C-\x3C\x3E-\x7E]|\+[0-9A-F]{2})*$/
+  if (!valid.test(s)) return null
   if (!s.includes('+')) return s
-  const octets = Buffer.from(s.replace(/\+([0-9A-F]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16))), 'latin1')
+  const decoded = s.replace(/\+([0-9A-F]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)))
+  if (/[^\x00-\xff]/u.test(decoded)) return decoded // raw UTF-8 characters (allowUtf8): already text
+  const octets = Buffer.from(decoded, 'latin1')
   try {
     return UTF8.decode(octets)
   } catch {

@@ -152,8 +152,9 @@ export function parseRcptParams(raw: RawParams, ext: ParamExtensions): ParamResu
       // RFC 3461 §4.2: ORCPT=addr-type ";" xtext; RFC 6533 §3 adds \x{HHHH} for type utf-8.
       const match = value === null ? null : /^([A-Za-z0-9][A-Za-z0-9-]*);(.+)$/.exec(value)
       const type = match?.[1] ?? ''
-      const xtext = match ? decodeXtext(match[2] ?? '') : null
-      const address = xtext !== null && type.toLowerCase() === 'utf-8' ? decodeUnicodeEscapes(xtext) : xtext
+      const utf8 = type.toLowerCase() === 'utf-8'
+      const xtext = match ? decodeXtext(match[2] ?? '', utf8) : null
+      const address = xtext !== null && utf8 ? decodeUnicodeEscapes(xtext) : xtext
       if (!match || address === null) return refuse('badParameterValue')
       orcpt = { type, address }
     } else {

@@ -1,0 +1,179 @@
+import { expect } from 'chai'
+import {
+  AUTH_LINE_LIMIT,
+  commandLineLimit,
+  ehloKeywords,
+  offeredMechanisms,
+  paramExtensions,
+  type CapabilityFacts,
+} from '../lib/capabilities.js'
+import { resolveOptions, type SmtpOptions } from '../lib/options.js'
+
+const NO_FACTS: CapabilityFacts = { canStartTls: false, authMechanisms: [], xclient: null, xforward: null }
+
+const DEFAULT_KEYWORDS = [
+  'PIPELINING',
+  'SIZE 26214400',
+  '8BITMIME',
+  'SMTPUTF8',
+  'ENHANCEDSTATUSCODES',
+  'CHUNKING',
+  'BINARYMIME',
+]
+
+const ALL_OFF: SmtpOptions = {
+  pipelining: false,
+  size: false,
+  eightBitMime: false,
+  smtpUtf8: false,
+  enhancedStatusCodes: false,
+  chunking: false,
+}
+
+const without = (...gone: string[]): string[] => DEFAULT_KEYWORDS.filter((k) => !gone.includes(k))
+
+describe('ehloKeywords', () => {
+  it('lists the default extensions in order', () => {
+    expect(ehloKeywords(resolveOptions(), NO_FACTS)).to.deep.equal(DEFAULT_KEYWORDS)
+  })
+
+  const cases: Array<[options: SmtpOptions, keywords: string[]]> = [
+    [{ pipelining: false }, without('PIPELINING')],
+    [{ size: false }, without('SIZE 26214400')],
+    [{ size: false, maxMessageSize: 1000 }, without('SIZE 26214400')],
+    [{ maxMessageSize: 0 }, DEFAULT_KEYWORDS.map((k) => (k.startsWith('SIZE') ? 'SIZE' : k))],
+    [{ maxMessageSize: 1000 }, DEFAULT_KEYWORDS.map((k) => (k.startsWith('SIZE') ? 'SIZE 1000' : k))],
+    [{ eightBitMime: false }, without('8BITMIME')],
+    [{ smtpUtf8: false }, without('SMTPUTF8')],
+    [{ enhancedStatusCodes: false }, without('ENHANCEDSTATUSCODES')],
+    [{ chunking: false }, without('CHUNKING', 'BINARYMIME')],
+    [{ binaryMime: false }, without('BINARYMIME')],
+    [{ dsn: true }, [...DEFAULT_KEYWORDS, 'DSN']],
+    [{ lmtp: true }, DEFAULT_KEYWORDS],
+    [ALL_OFF, []],
+  ]
+  for (const [options, keywords] of cases) {
+    it(`lists ${JSON.stringify(keywords)} with ${JSON.stringify(options)}`, () => {
+      expect(ehloKeywords(resolveOptions(options), NO_FACTS)).to.deep.equal(keywords)
+    })
+  }
+
+  const factCases: Array<[name: string, facts: Partial<CapabilityFacts>, added: string[]]> = [
+    ['STARTTLS when the session can start TLS', { canStartTls: true }, ['STARTTLS']],
+    ['AUTH with one mechanism', { authMechanisms: ['PLAIN'] }, ['AUTH PLAIN']],
+    ['AUTH with every mechanism', { authMechanisms: ['PLAIN', 'LOGIN', 'XOAUTH2'] }, ['AUTH PLAIN LOGIN XOAUTH2']],
+    ['XCLIENT with its attributes', { xclient: ['NAME', 'ADDR', 'PROTO'] }, ['XCLIENT NAME ADDR PROTO']],
+    ['XFORWARD with its attributes', { xforward: ['NAME', 'ADDR'] }, ['XFORWARD NAME ADDR']],
+    [
+      'every fact after the extensions, in order',
+      { canStartTls: true, authMechanisms: ['PLAIN'], xclient: ['ADDR'], xforward: ['HELO'] },
+      ['STARTTLS', 'AUTH PLAIN', 'XCLIENT ADDR', 'XFORWARD HELO'],
+    ],
+  ]
+  for (const [name, facts, added] of factCases) {
+    it(`adds ${name}`, () => {
+      expect(ehloKeywords(resolveOptions(), { ...NO_FACTS, ...facts })).to.deep.equal([...DEFAULT_KEYWORDS, ...added])
+    })
+  }
+
+  it('puts DSN before the session facts', () => {
+    const facts: CapabilityFacts = { ...NO_FACTS, canStartTls: true }
+    expect(ehloKeywords(resolveOptions({ dsn: true }), facts)).to.deep.equal([...DEFAULT_KEYWORDS, 'DSN', 'STARTTLS'])
+  })
+})
+
+describe('paramExtensions', () => {
+  it('follows the default options, with AUTH as offered', () => {
+    const on = { size: true, eightBitMime: true, binaryMime: true, smtpUtf8: true, dsn: false }
+    expect(paramExtensions(resolveOptions(), false)).to.deep.equal({ ...on, auth: false })
+    expect(paramExtensions(resolveOptions(), true)).to.deep.equal({ ...on, auth: true })
+  })
+
+  it('follows options that are switched', () => {
+    const options = resolveOptions({ size: false, eightBitMime: false, smtpUtf8: false, chunking: false, dsn: true })
+    expect(paramExtensions(options, false)).to.deep.equal({
+      size: false,
+      eightBitMime: false,
+      binaryMime: false,
+      smtpUtf8: false,
+      dsn: true,
+      auth: false,
+    })
+  })
+})
+
+describe('offeredMechanisms', () => {
+  type Case = [options: SmtpOptions, secure: boolean, hasAuthListener: boolean, offered: string[]]
+  const cases: Record<string, Case[]> = {
+    'offers PLAIN and LOGIN by default, only to a listener and only over TLS': [
+      [{}, true, true, ['PLAIN', 'LOGIN']],
+      [{}, true, false, []],
+      [{}, false, true, []],
+      [{}, false, false, []],
+    ],
+    'offers PLAIN and LOGIN without TLS when allowInsecureAuth is set': [
+      [{ allowInsecureAuth: true }, false, true, ['PLAIN', 'LOGIN']],
+      [{ allowInsecureAuth: true }, false, false, []],
+    ],
+    'offers the configured mechanisms in their order, with or without a listener': [
+      [{ authMechanisms: ['XOAUTH2', 'CRAM-MD5', 'PLAIN'] }, true, true, ['XOAUTH2', 'CRAM-MD5', 'PLAIN']],
+      [{ authMechanisms: ['XOAUTH2', 'CRAM-MD5', 'PLAIN'] }, true, false, ['XOAUTH2', 'CRAM-MD5', 'PLAIN']],
+      [{ authMechanisms: [] }, true, true, []],
+    ],
+    'offers only mechanisms that send no secret in the clear before TLS': [
+      [{ authMechanisms: ['XOAUTH2', 'CRAM-MD5', 'PLAIN', 'LOGIN'] }, false, true, ['CRAM-MD5']],
+      [{ authMechanisms: ['PLAIN', 'LOGIN'] }, false, true, []],
+      [{ authMechanisms: ['XOAUTH2', 'CRAM-MD5'], allowInsecureAuth: true }, false, true, ['XOAUTH2', 'CRAM-MD5']],
+    ],
+    'offers nothing when AUTH is forbidden': [
+      [{ authPolicy: 'forbidden' }, true, true, []],
+      [{ authPolicy: 'forbidden', authMechanisms: ['CRAM-MD5'], allowInsecureAuth: true }, true, true, []],
+    ],
+    'offers the same when AUTH is required': [
+      [{ authPolicy: 'required' }, true, true, ['PLAIN', 'LOGIN']],
+      [{ authPolicy: 'required', authMechanisms: ['CRAM-MD5', 'LOGIN'] }, false, false, ['CRAM-MD5']],
+    ],
+  }
+  for (const [name, table] of Object.entries(cases)) {
+    it(name, () => {
+      for (const [options, secure, hasAuthListener, offered] of table) {
+        const context = `${JSON.stringify(options)} secure ${secure} listener ${hasAuthListener}`
+        expect(offeredMechanisms(resolveOptions(options), secure, hasAuthListener), context).to.deep.equal(offered)
+      }
+    })
+  }
+
+  it('gives a new array the caller may change', () => {
+    const options = resolveOptions({ authMechanisms: ['CRAM-MD5'] })
+    const offered = offeredMechanisms(options, true, true)
+    offered.push('PLAIN')
+    expect(options.authMechanisms).to.deep.equal(['CRAM-MD5'])
+    expect(offeredMechanisms(options, true, true)).to.deep.equal(['CRAM-MD5'])
+  })
+})
+
+describe('commandLineLimit', () => {
+  const cases: Array<[options: SmtpOptions, authOffered: boolean, limit: number]> = [
+    [{}, false, 512 + 26 + 32],
+    [{}, true, 512 + 26 + 500 + 32],
+    [{ dsn: true }, false, 512 + 26 + 500 + 32],
+    [{ dsn: true }, true, 512 + 26 + 500 + 500 + 32],
+    [{ size: false }, false, 512 + 32],
+    [{ maxLineLength: 1000 }, false, 1000 + 26 + 32],
+    [{ size: false, eightBitMime: false, smtpUtf8: false, chunking: false }, false, 512],
+    [{ size: false, eightBitMime: false, smtpUtf8: false, chunking: false }, true, 512 + 500],
+    [{ size: false, eightBitMime: true, smtpUtf8: false, chunking: false }, false, 512 + 32],
+    [{ size: false, eightBitMime: false, smtpUtf8: true, chunking: false }, false, 512 + 32],
+    [{ size: false, eightBitMime: false, smtpUtf8: false, chunking: true, binaryMime: true }, false, 512 + 32],
+    [{ size: false, eightBitMime: false, smtpUtf8: false, chunking: true, binaryMime: false }, false, 512],
+  ]
+  for (const [options, authOffered, limit] of cases) {
+    it(`is ${limit} with ${JSON.stringify(options)}${authOffered ? ' and AUTH' : ''}`, () => {
+      expect(commandLineLimit(resolveOptions(options), authOffered)).to.equal(limit)
+    })
+  }
+
+  it('allows AUTH lines of 12288 octets', () => {
+    expect(AUTH_LINE_LIMIT).to.equal(12288)
+  })
+})
