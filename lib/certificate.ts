@@ -18,6 +18,8 @@ export interface SelfSignedOptions {
   altNames?: readonly string[]
   /** Days it is valid for, from one hour ago. Default 30. */
   days?: number
+  /** Serial number, big-endian, positive (top bit clear), at most 20 octets. Default: 16 random octets. */
+  serialNumber?: Buffer
 }
 
 // DER: a tag, a length (short form below 128, else long form), the content.
@@ -37,9 +39,13 @@ const bitString = (content: Buffer, unusedBits = 0): Buffer => tlv(0x03, Buffer.
 const utf8 = (text: string): Buffer => tlv(0x0c, Buffer.from(text, 'utf8'))
 const boolean = (value: boolean): Buffer => tlv(0x01, Buffer.from([value ? 0xff : 0]))
 
+/** A non-negative INTEGER, minimally encoded (X.690 §8.3.2: no redundant leading zero octet). */
 function integer(bytes: Buffer): Buffer {
-  // A leading 0 keeps a positive number's top bit from reading as a sign.
-  return tlv(0x02, (bytes[0] ?? 0) & 0x80 ? Buffer.concat([Buffer.from([0]), bytes]) : bytes)
+  let start = 0
+  while (start < bytes.length - 1 && bytes[start] === 0) start++
+  const minimal = bytes.subarray(start)
+  // A leading 0 keeps a top bit that is set from reading as a sign.
+  return tlv(0x02, (minimal[0] ?? 0) & 0x80 ? Buffer.concat([Buffer.from([0]), minimal]) : minimal)
 }
 
 function oid(dotted: string): Buffer {
@@ -87,8 +93,9 @@ export function createSelfSignedCertificate(options: SelfSignedOptions = {}): Se
   const name = sequence(set(sequence(oid('2.5.4.3'), utf8(commonName))))
   const notBefore = new Date(Date.now() - 3600_000)
   const notAfter = new Date(notBefore.getTime() + days * 86400_000)
-  const serial = randomBytes(16)
-  serial[0] = (serial[0] ?? 0) & 0x7f
+  const serial = options.serialNumber ?? randomBytes(16)
+  // RFC 5280 §4.1.2.2: a positive serial of at most 20 octets; 0x40 keeps a random one 16 octets long.
+  if (!options.serialNumber) serial[0] = ((serial[0] ?? 0) & 0x7f) | 0x40
   const subjectAltNames = altNames.map((alt) => {
     const ip = ipOctets(alt)
     return ip ? tlv(0x87, ip) : tlv(0x82, Buffer.from(alt, 'ascii'))

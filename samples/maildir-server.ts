@@ -1,9 +1,12 @@
 // The Maildir sample server (`npm start`): every extension smtpwire supports is on unless a flag
 // turns it off. Each accepted message is on disk in <maildir>/new before its 250 is sent.
 
+import { randomBytes } from 'node:crypto'
+import { readFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { parseArgs } from 'node:util'
-import { formatReceivedHeader, SmtpServer, type SmtpOptions } from '../lib/index.js'
+import { createSelfSignedCertificate, formatReceivedHeader, SmtpServer, type SaslMechanismName, type SmtpServerOptions } from '../lib/index.js'
+import { AuthLockout } from './auth-lockout.js'
 import { Maildir, type Delivery } from './maildir.js'
 
 const FLAGS = {
@@ -23,6 +26,19 @@ const FLAGS = {
   'no-chunking': { type: 'boolean', default: false, help: 'turn off CHUNKING/BDAT (RFC 3030)' },
   'no-binarymime': { type: 'boolean', default: false, help: 'turn off BINARYMIME (RFC 3030)' },
   'no-dsn': { type: 'boolean', default: false, help: 'turn off DSN (RFC 3461)' },
+  'tls-key': { type: 'string', help: 'TLS private key (PEM file) for STARTTLS and --smtps-port' },
+  'tls-cert': { type: 'string', help: 'TLS certificate chain (PEM file)' },
+  'tls-self-signed': { type: 'boolean', default: false, help: 'make an in-memory self-signed certificate (the default without --tls-key)' },
+  'no-starttls': { type: 'boolean', default: false, help: 'turn off STARTTLS (RFC 3207) and TLS altogether' },
+  'require-tls': { type: 'boolean', default: false, help: 'refuse mail commands before STARTTLS (530 5.7.0)' },
+  'smtps-port': { type: 'string', help: 'also listen with implicit TLS (SMTPS) on this port' },
+  'auth-user': { type: 'string', multiple: true, help: 'NAME:PASSWORD allowed to AUTH (repeatable; default: one random user)' },
+  'auth-token': { type: 'string', multiple: true, help: 'NAME:TOKEN allowed to AUTH XOAUTH2 (repeatable)' },
+  'no-auth': { type: 'boolean', default: false, help: 'turn off AUTH (RFC 4954)' },
+  'require-auth': { type: 'boolean', default: false, help: 'refuse MAIL before AUTH (530 5.7.0)' },
+  'allow-insecure-auth': { type: 'boolean', default: false, help: 'offer PLAIN/LOGIN before TLS' },
+  'max-auth-failures': { type: 'string', default: '3', help: 'failed AUTH attempts per session before 421' },
+  'auth-lockout': { type: 'string', default: '10', help: 'failed AUTH attempts per client address in 15 minutes before it is refused (0: off)' },
   'no-fsync': { type: 'boolean', default: false, help: 'skip fsync before the 250 (faster, not crash-safe)' },
   quiet: { type: 'boolean', default: false, help: 'print only the listening line and errors' },
   help: { type: 'boolean', default: false, help: 'show this help' },
@@ -31,7 +47,7 @@ const FLAGS = {
 function usage(): string {
   const lines = Object.entries(FLAGS).map(([name, flag]) => {
     const value = flag.type === 'string' ? ` <${name.split('-').pop()}>` : ''
-    const fallback = flag.type === 'string' ? ` (default ${flag.default})` : ''
+    const fallback = flag.type === 'string' && 'default' in flag ? ` (default ${flag.default})` : ''
     return `  --${`${name}${value}`.padEnd(34)} ${flag.help}${fallback}`
   })
   return `Usage: npm start -- [flags]\n\nA Maildir SMTP server built on smtpwire.\n\n${lines.join('\n')}\n`
@@ -53,7 +69,17 @@ async function main(): Promise<void> {
   if (lineEndings !== 'reject' && lineEndings !== 'normalize' && lineEndings !== 'keep') {
     throw new Error(`--line-endings must be reject, normalize or keep, got ${lineEndings}`)
   }
-  const options: SmtpOptions = {
+  const users = pairs('auth-user', values['auth-user'])
+  const tokens = pairs('auth-token', values['auth-token'])
+  const notices: string[] = []
+  if (!values['no-auth'] && users.size === 0) {
+    const password = randomBytes(9).toString('base64url')
+    users.set('smtpwire', password)
+    notices.push(`AUTH user smtpwire, password ${password} (set your own with --auth-user NAME:PASSWORD)`)
+  }
+  const mechanisms: SaslMechanismName[] = ['PLAIN', 'LOGIN', 'CRAM-MD5']
+  if (tokens.size > 0) mechanisms.push('XOAUTH2')
+  const options: SmtpServerOptions = {
     domain: values.domain,
     maxMessageSize: integer('max-message-size', values['max-message-size']),
     maxRecipients: integer('max-recipients', values['max-recipients']),
@@ -67,7 +93,14 @@ async function main(): Promise<void> {
     chunking: !values['no-chunking'],
     binaryMime: !values['no-binarymime'] && !values['no-chunking'],
     dsn: !values['no-dsn'],
+    tls: tlsOptions(values, notices),
+    tlsPolicy: values['no-starttls'] ? 'forbidden' : values['require-tls'] ? 'required' : 'optional',
+    authPolicy: values['no-auth'] ? 'forbidden' : values['require-auth'] ? 'required' : 'optional',
+    authMechanisms: mechanisms,
+    allowInsecureAuth: values['allow-insecure-auth'],
+    maxAuthFailures: integer('max-auth-failures', values['max-auth-failures']),
   }
+  const lockout = new AuthLockout(integer('auth-lockout', values['auth-lockout']), 15 * 60_000)
   const log = (text: string): void => {
     if (!values.quiet) process.stdout.write(`${new Date().toISOString()} ${text}\n`)
   }
@@ -76,6 +109,17 @@ async function main(): Promise<void> {
 
   const server = new SmtpServer(options, (smtp) => {
     let delivery: Delivery | null = null
+    lockout.watch(smtp)
+    smtp.on('auth', ({ credentials }) => {
+      switch (credentials.mechanism) {
+        case 'CRAM-MD5':
+          return credentials.verify(users.get(credentials.username) ?? randomBytes(16).toString('hex'))
+        case 'XOAUTH2':
+          return tokens.get(credentials.username) === credentials.token
+        default:
+          return users.get(credentials.username) === credentials.password
+      }
+    })
     smtp.on('data', async ({ session, transaction }) => {
       delivery = await maildir.begin()
       // Trace headers only: the rest of the file is the message exactly as received.
@@ -116,10 +160,41 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => stop('SIGINT'))
   process.on('SIGTERM', () => stop('SIGTERM'))
 
-  const port = integer('port', values.port)
-  const address = await server.listen(port, values.host)
-  const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address
-  process.stdout.write(`smtpwire listening on ${shown}:${address.port}\n`)
+  const listeners = [server.listen(integer('port', values.port), values.host)]
+  if (values['smtps-port'] !== undefined) {
+    if (!options.tls) throw new Error('--smtps-port needs TLS: drop --no-starttls')
+    listeners.push(server.listen(integer('smtps-port', values['smtps-port']), values.host, { secure: true }))
+  }
+  for (const notice of notices) log(notice)
+  for (const address of await Promise.all(listeners)) {
+    const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address
+    process.stdout.write(`smtpwire listening on ${shown}:${address.port}\n`)
+  }
+}
+
+/** NAME:VALUE flags as a map. */
+function pairs(flag: string, list: string[] | undefined): Map<string, string> {
+  const map = new Map<string, string>()
+  for (const item of list ?? []) {
+    const colon = item.indexOf(':')
+    if (colon <= 0) throw new Error(`--${flag} takes NAME:VALUE, got ${item}`)
+    map.set(item.slice(0, colon), item.slice(colon + 1))
+  }
+  return map
+}
+
+/** TLS from files, or a self-signed certificate; none with --no-starttls. */
+function tlsOptions(values: { 'tls-key'?: string; 'tls-cert'?: string; 'tls-self-signed'?: boolean; 'no-starttls'?: boolean; domain?: string }, notices: string[]): SmtpServerOptions['tls'] {
+  if (values['no-starttls']) return undefined
+  const key = values['tls-key']
+  const cert = values['tls-cert']
+  if ((key === undefined) !== (cert === undefined)) throw new Error('--tls-key and --tls-cert go together')
+  if (key !== undefined && cert !== undefined && !values['tls-self-signed']) {
+    return { key: readFileSync(key), cert: readFileSync(cert) }
+  }
+  const names = [...new Set([values.domain ?? 'localhost', 'localhost', '127.0.0.1', '::1'])]
+  notices.push(`TLS with a self-signed certificate for ${names.join(', ')} (for local testing; use --tls-key/--tls-cert for a real one)`)
+  return createSelfSignedCertificate({ commonName: names[0], altNames: names })
 }
 
 main().catch((error: unknown) => {

@@ -16,9 +16,12 @@ export class SampleServer {
 
   private constructor(
     readonly process: ChildProcess,
-    readonly port: number,
+    /** Every listening port, in the order printed; `port` is the first. */
+    readonly ports: number[],
     readonly maildir: string,
+    printed: string,
   ) {
+    this.output = printed
     process.stdout?.on('data', (text: Buffer) => {
       this.output += text.toString()
       for (const wake of this.waiters.splice(0)) wake()
@@ -30,28 +33,37 @@ export class SampleServer {
     while (!pattern.test(this.output)) await new Promise<void>((resolve) => this.waiters.push(resolve))
   }
 
-  /** Starts the sample with extra flags; resolves once it printed its listening line. */
+  /** The first listening port. */
+  get port(): number {
+    return this.ports[0] ?? 0
+  }
+
+  /**
+   * Starts the sample with extra flags; resolves once it printed `listeners` listening lines.
+   * `--quiet` is not added, so the log holds what a user would see.
+   */
   static async start(...flags: string[]): Promise<SampleServer> {
+    const listeners = flags.includes('--smtps-port') ? 2 : 1
     const maildir = await mkdtemp(join(tmpdir(), 'smtpwire-maildir-'))
     const child = spawn(process.execPath, [SAMPLE, '--port', '0', '--maildir', maildir, '--domain', 'mx.test', ...flags], {
       stdio: ['ignore', 'pipe', 'pipe'],
     })
     let errors = ''
     child.stderr.on('data', (text: Buffer) => (errors += text.toString()))
-    const port = await new Promise<number>((resolve, reject) => {
-      let seen = ''
+    let printed = ''
+    const ports = await new Promise<number[]>((resolve, reject) => {
       const onData = (text: Buffer): void => {
-        seen += text.toString()
-        const match = /smtpwire listening on [^\s]+:(\d+)/.exec(seen)
-        if (match) {
+        printed += text.toString()
+        const found = [...printed.matchAll(/smtpwire listening on [^\s]+:(\d+)/g)].map((m) => Number(m[1]))
+        if (found.length >= listeners) {
           child.stdout.off('data', onData)
-          resolve(Number(match[1]))
+          resolve(found)
         }
       }
       child.stdout.on('data', onData)
       child.once('exit', (code) => reject(new Error(`sample exited with ${code}: ${errors}`)))
     })
-    return new SampleServer(child, port, maildir)
+    return new SampleServer(child, ports, maildir, printed)
   }
 
   /** Files delivered into new/, oldest name first, as Buffers. */

@@ -2,6 +2,7 @@
 // Waits on socket events only (no timers).
 
 import net from 'node:net'
+import tls from 'node:tls'
 
 /** A raw SMTP client connection. */
 export class SocketClient {
@@ -12,7 +13,11 @@ export class SocketClient {
   /** True once the server closed the connection. */
   closed = false
 
-  private constructor(readonly socket: net.Socket) {
+  private constructor(public socket: net.Socket) {
+    this.listen(socket)
+  }
+
+  private listen(socket: net.Socket): void {
     socket.setEncoding('utf8')
     socket.on('data', (text: string) => this.take(text))
     socket.on('close', () => {
@@ -20,6 +25,31 @@ export class SocketClient {
       this.wake()
     })
     socket.on('error', () => undefined) // a reset shows up as 'close'
+  }
+
+  /** Connects with TLS from the start (SMTPS). */
+  static connectTls(port: number, options: tls.ConnectionOptions = {}): Promise<SocketClient> {
+    return new Promise((resolve, reject) => {
+      const socket = tls.connect({ port, host: '127.0.0.1', rejectUnauthorized: false, ...options })
+      socket.once('secureConnect', () => resolve(new SocketClient(socket)))
+      socket.once('error', reject)
+    })
+  }
+
+  /** Starts TLS on this connection (after the server's 220 to STARTTLS); resolves once it is up. */
+  upgrade(options: tls.ConnectionOptions = {}): Promise<tls.TLSSocket> {
+    const plain = this.socket
+    plain.removeAllListeners('data')
+    plain.removeAllListeners('close')
+    return new Promise((resolve, reject) => {
+      const secure = tls.connect({ socket: plain, rejectUnauthorized: false, ...options })
+      secure.once('secureConnect', () => {
+        this.socket = secure
+        this.listen(secure)
+        resolve(secure)
+      })
+      secure.once('error', reject)
+    })
   }
 
   /** Connects and waits for the connection (not the greeting). */

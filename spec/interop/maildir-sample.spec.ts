@@ -21,6 +21,33 @@ const MESSAGE = [
   '',
 ].join('\r\n')
 
+describe('the Maildir sample flags', () => {
+  it('listens with implicit TLS on --smtps-port, and offers neither STARTTLS nor AUTH with --no-starttls --no-auth', async () => {
+    const secure = await SampleServer.start('--smtps-port', '0', '--auth-user', 'bob:builder')
+    try {
+      expect(secure.ports).to.have.length(2)
+      const client = await SocketClient.connectTls(secure.ports[1] as number)
+      expect(await client.read()).to.deep.equal(['220 mx.test ESMTP smtpwire'])
+      expect(await client.command('EHLO c.test')).to.match(/\n250 AUTH PLAIN LOGIN CRAM-MD5$/)
+      expect(secure.log).to.not.include('AUTH user smtpwire')
+      client.socket.destroy()
+    } finally {
+      await secure.stop()
+    }
+    const plain = await SampleServer.start('--no-starttls', '--no-auth')
+    try {
+      const client = await SocketClient.connect(plain.port)
+      await client.read()
+      const ehlo = await client.command('EHLO c.test')
+      expect(ehlo).to.not.include('STARTTLS')
+      expect(ehlo).to.not.include('AUTH')
+      client.socket.destroy()
+    } finally {
+      await plain.stop()
+    }
+  })
+})
+
 describe('the Maildir sample (npm start) with real clients', function () {
   let sample: SampleServer
 
@@ -72,6 +99,23 @@ describe('the Maildir sample (npm start) with real clients', function () {
     await sample.waitFor(/discarded an unfinished message \(closed\)/)
     expect(await sample.delivered()).to.deep.equal([])
     expect(await sample.unfinished()).to.deep.equal([])
+  })
+
+  it('offers STARTTLS with a self-signed certificate and AUTH for a printed user by default', async () => {
+    const password = /AUTH user smtpwire, password (\S+)/.exec(sample.log)?.[1]
+    expect(sample.log).to.include('TLS with a self-signed certificate for mx.test, localhost, 127.0.0.1, ::1')
+    const transport = nodemailer.createTransport({
+      host: '127.0.0.1',
+      port: sample.port,
+      requireTLS: true,
+      tls: { rejectUnauthorized: false },
+      auth: { user: 'smtpwire', pass: password },
+    })
+    const info = await transport.sendMail({ envelope: { from: 'a@b.test', to: ['c@d.test'] }, raw: 'Subject: tls\r\n\r\nsecure\r\n' })
+    transport.close()
+    expect(info.response).to.equal('250 2.0.0 Message accepted')
+    const [file] = await sample.delivered()
+    expect(splitTrace(file as Buffer).trace).to.match(/ with ESMTPSA id /)
   })
 
   it('exits 0 on SIGTERM', async () => {
