@@ -14,6 +14,7 @@
 import { isUtf8 } from 'node:buffer'
 import { AUTH_LINE_LIMIT, commandLineLimit, offeredMechanisms, type CapabilityFacts } from './capabilities.js'
 import { handleCommand } from './commands/index.js'
+import { isTrustedProxy, XCLIENT_ATTRIBUTES, XFORWARD_ATTRIBUTES } from './commands/xclient.js'
 import { SmtpwireError } from './errors.js'
 import {
   combine,
@@ -28,10 +29,12 @@ import {
 } from './events.js'
 import type { Host, InputReader } from './host.js'
 import { LineReader } from './line-reader.js'
+import { redactCommand, sessionLogger, type Logger } from './logger.js'
 import type { ResolvedOptions } from './options.js'
 import { parseCommand } from './parser.js'
 import { formatReply, REPLIES, type Reply } from './replies.js'
 import { newSession, type SessionFacts, type SessionState, type TransactionState } from './session.js'
+import { SessionTimers, type Expiry } from './timeouts.js'
 import type { SmtpTransport } from './transport.js'
 
 const EMPTY = Buffer.alloc(0)
@@ -59,6 +62,11 @@ export class Engine implements Host {
   private shuttingDown = false
   private out: Buffer[] = []
   private outLength = 0
+  /** Whole command lines (and input-mode changes) so far: what restarts the command timer. */
+  private progress = 0
+  private progressAtTimer = -1
+  private readonly timers: SessionTimers
+  log: Logger
 
   constructor(
     readonly options: ResolvedOptions,
@@ -66,6 +74,8 @@ export class Engine implements Host {
   ) {
     this.session = newSession()
     this.lines = new LineReader(options.lineEndings)
+    this.timers = new SessionTimers(options, (what) => this.timedOut(what))
+    this.log = sessionLogger(options.logger, this.session.id)
   }
 
   get usesEnhancedCodes(): boolean {
@@ -86,7 +96,17 @@ export class Engine implements Host {
     if (this.transport || this.closed) throw new SmtpwireError('SMTPWIRE_ERR_ALREADY_STARTED', 'the protocol was already opened')
     this.transport = transport
     Object.assign(this.session, newSession(facts), { id: this.session.id })
+    const { remoteAddress, remotePort, tls } = this.session
+    this.log.info(`connection from ${remoteAddress || 'unknown'}:${remotePort}${tls ? ` (${tls.protocol})` : ''}`)
+    this.timers.start()
+    this.greet()
+    this.pump()
+  }
+
+  /** Sends the greeting, or asks `connect` listeners first (again after XCLIENT). */
+  greet(): void {
     const greeting: Reply = { code: 220, enhanced: null, text: `${this.options.domain} ${this.options.greeting}` }
+    this.refused = false
     this.decide('connect', { session: this.session }, (settled) => {
       const outcome = combine(settled)
       if (outcome.kind === 'accept') {
@@ -98,7 +118,6 @@ export class Engine implements Host {
         this.send(outcome.kind === 'fail' ? REPLIES.localErrorClosing : (outcome.reply ?? REPLIES.connectionRejected))
       }
     })
-    this.pump()
   }
 
   /** Takes bytes from the client; false asks the caller to pause until `resume()` is called. */
@@ -111,7 +130,7 @@ export class Engine implements Host {
       this.input = Buffer.concat([this.input.subarray(this.pos), chunk])
     }
     this.pos = 0
-    this.pump()
+    this.pump(true)
     return this.wantsInput()
   }
 
@@ -155,6 +174,7 @@ export class Engine implements Host {
 
   send(reply: Reply): void {
     const bytes = formatReply(reply, this.usesEnhancedCodes)
+    if (this.options.trace) this.trace('S', bytes.toString('utf8').trimEnd())
     this.out.push(bytes)
     this.outLength += bytes.length
     // A 421 ends the session (RFC 5321 §3.8), whoever chose it.
@@ -171,8 +191,30 @@ export class Engine implements Host {
   }
 
   decide<K extends keyof DecisionEvents>(event: K, payload: DecisionEvents[K], then: (settled: readonly Settled[]) => void): void {
+    const gate = this.options.gate
+    if (!gate || this.listeners.count(event) === 0) return this.dispatchDecision(event, payload, then, null)
+    const slot = gate.tryAcquire()
+    if (slot) return this.dispatchDecision(event, payload, then, slot)
+    // maxProcessing: wait in line for a slot; no input is read meanwhile.
+    this.waiting = true
+    this.updateFlow()
+    void gate.acquire().then((release) => {
+      this.waiting = false
+      if (this.closed) return release()
+      this.guarded(() => this.dispatchDecision(event, payload, then, release))
+      this.pump()
+    })
+  }
+
+  private dispatchDecision<K extends keyof DecisionEvents>(
+    event: K,
+    payload: DecisionEvents[K],
+    then: (settled: readonly Settled[]) => void,
+    release: (() => void) | null,
+  ): void {
     const result = this.listeners.dispatch(event, payload as SmtpEvents[K])
     if (Array.isArray(result)) {
+      release?.()
       this.reportErrors(event, result)
       then(result)
       return
@@ -181,13 +223,17 @@ export class Engine implements Host {
     this.updateFlow()
     result.then(
       (settled) => {
+        release?.()
         this.waiting = false
         if (this.closed) return
         this.reportErrors(event, settled)
         this.guarded(() => then(settled))
         this.pump()
       },
-      (error: unknown) => this.internalError(error),
+      (error: unknown) => {
+        release?.()
+        this.internalError(error)
+      },
     )
   }
 
@@ -203,11 +249,18 @@ export class Engine implements Host {
 
   setReader(reader: InputReader | null): void {
     this.reader = reader
+    this.progress++
+  }
+
+  trace(direction: 'C' | 'S', text: string): void {
+    if (this.options.trace) for (const line of text.split('\r\n')) this.log.debug(`${direction}: ${line}`)
   }
 
   endTransaction(reason: TransactionEndReason): void {
     const transaction = this.transaction
     this.transaction = null
+    // Postfix XFORWARD attributes describe one transaction.
+    this.session.forwarded = null
     this.notice('transaction', { session: this.session, reason, transaction })
   }
 
@@ -217,8 +270,8 @@ export class Engine implements Host {
     return {
       canStartTls: this.options.tlsPolicy !== 'forbidden' && !secure && this.transport?.upgrade !== undefined,
       authMechanisms: offeredMechanisms(this.options, secure, hasAuthListener),
-      xclient: null,
-      xforward: null,
+      xclient: isTrustedProxy(this) ? XCLIENT_ATTRIBUTES : null,
+      xforward: isTrustedProxy(this) ? XFORWARD_ATTRIBUTES : null,
     }
   }
 
@@ -246,6 +299,7 @@ export class Engine implements Host {
         session.authenticatedAt = null
         session.tls = tls
         session.secureAt = new Date()
+        this.log.info(`TLS up: ${tls.protocol ?? '?'} ${tls.cipher ?? ''}`.trimEnd())
         if (this.transaction) this.endTransaction('tls')
         this.notice('secure', { session })
         this.pump()
@@ -255,6 +309,7 @@ export class Engine implements Host {
         if (this.closed) return
         // The connection is mid-handshake: no plaintext reply can be sent, so it just closes.
         const failure = error instanceof Error ? error : new Error(String(error))
+        this.log.warn(`TLS handshake failed: ${failure.message}`)
         this.notice('tlsError', { session: this.session, error: failure })
         this.close('error')
       },
@@ -270,6 +325,7 @@ export class Engine implements Host {
     }
     this.flush()
     this.closed = true
+    this.timers.stop()
     this.reader = null
     this.input = EMPTY
     this.pos = 0
@@ -278,11 +334,30 @@ export class Engine implements Host {
     if (transaction) this.endTransaction('closed')
     this.transport?.end()
     this.transport = null
+    const { commands, messages, bytesIn, bytesOut } = this.session.counters
+    const summary = `${commands} commands, ${messages} messages, ${bytesIn} octets in, ${bytesOut} out`
+    this.log.info(`closed (${reason}${transaction ? ', transaction aborted' : ''}): ${summary}`)
     this.notice('close', { session: this.session, reason, aborted: transaction !== null })
   }
 
+  private timedOut(what: Expiry): void {
+    if (this.closed) return
+    this.log.warn(`${what} timeout`)
+    this.close('timeout', REPLIES.timeout)
+  }
+
+  /** Arms the clock for what the session now waits for: nothing (a listener decides), data, or a command. */
+  private armTimers(dataArrived: boolean): void {
+    if (this.closed) return
+    if (this.waiting) return this.timers.pause()
+    const kind = this.reader?.timeout ?? 'command'
+    const progress = kind === 'data' ? dataArrived : this.progress !== this.progressAtTimer
+    this.progressAtTimer = this.progress
+    this.timers.waitFor(kind, progress)
+  }
+
   /** Runs the input loop until it needs bytes, waits for a verdict, or the output is blocked. */
-  private pump(): void {
+  private pump(dataArrived = false): void {
     if (this.pumping || this.closed) return
     this.pumping = true
     try {
@@ -294,6 +369,7 @@ export class Engine implements Host {
     if (this.shuttingDown && !this.closed && this.isIdle) this.close('shutdown', REPLIES.shuttingDown)
     if (this.peerEnded && !this.closed && !this.waiting && this.pos >= this.input.length) this.close('peer')
     this.updateFlow()
+    this.armTimers(dataArrived)
   }
 
   private readInput(): void {
@@ -328,6 +404,8 @@ export class Engine implements Host {
     const { line, fault } = this.lines
     if (line === null && fault === null) return end
     this.session.counters.commands++
+    this.progress++
+    if (this.options.trace) this.trace('C', line ? redactCommand(line.toString('utf8')) : `(${fault})`)
     // Shutting down: new work is refused, but a BDAT transaction under way may finish.
     if (this.shuttingDown && this.transaction?.via !== 'BDAT') {
       this.close('shutdown', REPLIES.shuttingDown)
@@ -372,6 +450,7 @@ export class Engine implements Host {
 
   private reportErrors(event: string, settled: readonly Settled[]): void {
     for (const error of unexpectedErrors(settled)) {
+      this.log.error(`${event} listener failed: ${error.message}`)
       if (event === 'error') process.emitWarning(error) // an `error` listener threw: nowhere else to go
       else this.notice('error', { session: this.session, error, event })
     }

@@ -2,10 +2,12 @@
 // input-reader contract for modes that are not command lines (DATA, BDAT, AUTH). Types only.
 
 import type { CapabilityFacts } from './capabilities.js'
+import type { Logger } from './logger.js'
 import type { CloseReason, DecisionEvents, NoticeEvents, Settled, TransactionEndReason } from './events.js'
 import type { ResolvedOptions } from './options.js'
 import type { Reply } from './replies.js'
 import type { SessionState, TransactionState } from './session.js'
+import type { IdleKind } from './timeouts.js'
 
 /** Reads input in a mode other than command lines. */
 export interface InputReader {
@@ -16,6 +18,8 @@ export interface InputReader {
   read(input: Buffer, pos: number): number
   /** True when the reader cannot go on until more input arrives. */
   readonly needsInput: boolean
+  /** Which idle limit applies while it reads: `data` (message octets) or `command` (lines; the default). */
+  readonly timeout?: IdleKind
 }
 
 /** What SmtpProtocol offers the command handlers. */
@@ -55,6 +59,12 @@ export interface Host {
    * resumes (state reset) once TLS is up, or closes when the handshake fails.
    */
   startTls(): void
+  /** Sends the greeting again, after the connect decision (XCLIENT starts the session over). */
+  greet(): void
+  /** The session's logger (the session id is on every line). */
+  readonly log: Logger
+  /** Logs a line of the wire trace when `trace` is on (`C` from the client, `S` from the server). */
+  trace(direction: 'C' | 'S', text: string): void
   /** Sends `reply` (if any), then ends the session. */
   close(reason: CloseReason, reply?: Reply): void
 }

@@ -3,6 +3,9 @@
 
 import type { LineEndingPolicy } from './dot-decoder.js'
 import { SmtpwireError } from './errors.js'
+import type { ProcessingGate } from './gate.js'
+import { isIpRange } from './ip-range.js'
+import { SILENT, type Logger } from './logger.js'
 
 /** Options of one `SmtpProtocol` (and of every session an `SmtpServer` starts). */
 export interface SmtpOptions {
@@ -71,6 +74,27 @@ export interface SmtpOptions {
   allowInsecureAuth?: boolean
   /** Failed AUTH attempts in one session before `421 4.7.0` and close; 0 for no limit. Default 3. */
   maxAuthFailures?: number
+  /**
+   * Milliseconds to wait for a complete command line (RFC 5321 §4.5.3.2: at least 5 minutes).
+   * Partial input does not restart it, so a client that sends a byte at a time cannot stall it.
+   * Expiry: `421 4.4.2` and close. 0 turns it off. Default 300 000.
+   */
+  commandTimeout?: number
+  /** Milliseconds without any input while message data is being read. 0: off. Default 180 000. */
+  dataTimeout?: number
+  /** Milliseconds a whole session may last, whatever it does. 0: off. Default 3 600 000. */
+  sessionTimeout?: number
+  /** Where to log: anything with debug/info/warn/error (console, pino). Default: nowhere. */
+  logger?: Logger
+  /** Log every command and reply line at debug level (AUTH secrets are replaced by ***). Default false. */
+  trace?: boolean
+  /**
+   * Clients allowed XCLIENT and XFORWARD (Postfix's proxy extensions): IP addresses or CIDR ranges
+   * (`10.0.0.0/8`, `2001:db8::/32`). Default none.
+   */
+  trustedProxies?: readonly string[]
+  /** A gate shared by sessions that limits how many decisions run at once (SmtpServer's `maxProcessing`). */
+  gate?: ProcessingGate | null
 }
 
 /** A policy for an optional feature. */
@@ -83,8 +107,9 @@ const MECHANISM_NAMES: readonly SaslMechanismName[] = ['PLAIN', 'LOGIN', 'CRAM-M
 const POLICIES: readonly Policy[] = ['forbidden', 'optional', 'required']
 
 /** Options after defaults and checks: every field present, frozen (`authMechanisms` null: automatic). */
-export type ResolvedOptions = Readonly<Required<Omit<SmtpOptions, 'authMechanisms'>>> & {
+export type ResolvedOptions = Readonly<Required<Omit<SmtpOptions, 'authMechanisms' | 'gate'>>> & {
   readonly authMechanisms: readonly SaslMechanismName[] | null
+  readonly gate: ProcessingGate | null
 }
 
 /** Default message size limit: 25 MiB. */
@@ -118,6 +143,13 @@ const DEFAULTS: Omit<ResolvedOptions, 'greeting'> = {
   authMechanisms: null,
   allowInsecureAuth: false,
   maxAuthFailures: 3,
+  commandTimeout: 300_000,
+  dataTimeout: 180_000,
+  sessionTimeout: 3_600_000,
+  logger: SILENT,
+  trace: false,
+  trustedProxies: [],
+  gate: null,
 }
 
 const BOOLEANS = [
@@ -132,6 +164,7 @@ const BOOLEANS = [
   'dsn',
   'lmtp',
   'allowInsecureAuth',
+  'trace',
 ] as const satisfies ReadonlyArray<keyof ResolvedOptions>
 
 function invalid(name: string, why: string): SmtpwireError {
@@ -176,6 +209,16 @@ export function resolveOptions(options: SmtpOptions = {}): ResolvedOptions {
   if (![true, false, 'auto'].includes(resolved.collectBody)) throw invalid('collectBody', "must be true, false or 'auto'")
   if (resolved.binaryMime && !resolved.chunking) throw invalid('binaryMime', 'needs `chunking` (RFC 3030 §3)')
   checkInteger('maxAuthFailures', resolved.maxAuthFailures, 0)
+  checkInteger('commandTimeout', resolved.commandTimeout, 0)
+  checkInteger('dataTimeout', resolved.dataTimeout, 0)
+  checkInteger('sessionTimeout', resolved.sessionTimeout, 0)
+  const logger = resolved.logger
+  if (!logger || (['debug', 'info', 'warn', 'error'] as const).some((level) => typeof logger[level] !== 'function')) {
+    throw invalid('logger', 'must have debug, info, warn and error methods')
+  }
+  if (!Array.isArray(resolved.trustedProxies) || resolved.trustedProxies.some((range) => !isIpRange(range))) {
+    throw invalid('trustedProxies', 'must list IP addresses or CIDR ranges')
+  }
   if (!POLICIES.includes(resolved.tlsPolicy)) throw invalid('tlsPolicy', "must be 'forbidden', 'optional' or 'required'")
   if (!POLICIES.includes(resolved.authPolicy)) throw invalid('authPolicy', "must be 'forbidden', 'optional' or 'required'")
   const mechanisms = resolved.authMechanisms
@@ -184,5 +227,9 @@ export function resolveOptions(options: SmtpOptions = {}): ResolvedOptions {
       throw invalid('authMechanisms', `must list distinct names among ${MECHANISM_NAMES.join(', ')}`)
     }
   }
-  return Object.freeze({ ...resolved, authMechanisms: mechanisms && Object.freeze([...mechanisms]) })
+  return Object.freeze({
+    ...resolved,
+    authMechanisms: mechanisms && Object.freeze([...mechanisms]),
+    trustedProxies: Object.freeze([...resolved.trustedProxies]),
+  })
 }

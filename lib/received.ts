@@ -32,9 +32,13 @@ function clean(text: string): string {
  * name, address), who received it, how, its id, the recipient when there is exactly one, and when.
  */
 export function formatReceivedHeader(session: SessionInfo, transaction: TransactionInfo, domain: string, at = new Date()): string {
-  const helo = clean(session.heloName ?? 'unknown')
-  const host = session.clientHostname ? clean(session.clientHostname) : 'unknown'
-  const address = session.remoteAddress ? addressLiteral(session.remoteAddress) : '[unknown]'
+  // A trusted proxy's XFORWARD facts describe the real client better than the connection does.
+  const forwarded = transaction.forwarded ?? {}
+  const helo = clean(forwarded['HELO'] ?? session.heloName ?? 'unknown')
+  const name = forwarded['NAME'] ?? session.clientHostname
+  const host = name ? clean(name) : 'unknown'
+  const remote = forwarded['ADDR'] ?? session.remoteAddress
+  const address = remote ? addressLiteral(remote) : '[unknown]'
   const only = transaction.to.length === 1 ? transaction.to[0] : undefined
   // RFC 5321 §7.2: name the recipient only when there is one, so others are not disclosed.
   const recipient = only ? `\r\n\tfor <${only.address.address}>` : ''

@@ -66,6 +66,8 @@ export interface SessionInfo {
   /** The authenticated identity (AUTH), or null. */
   readonly user: string | null
   readonly authenticatedAt: Date | null
+  /** Postfix XFORWARD attributes for the coming transaction (from a trusted proxy), or null. */
+  readonly forwarded: Readonly<Record<string, string>> | null
   readonly counters: Readonly<SessionCounters>
 }
 
@@ -89,6 +91,8 @@ export interface TransactionInfo {
   /** Octets of message data received so far (after dot-unstuffing; trace header excluded). */
   readonly size: number
   readonly startedAt: Date
+  /** XFORWARD attributes a trusted proxy sent for this transaction (NAME, ADDR, HELO, …), or null. */
+  readonly forwarded: Readonly<Record<string, string>> | null
 }
 
 /** The mutable record behind SessionInfo. */
@@ -105,6 +109,7 @@ export interface TransactionState {
   via: 'DATA' | 'BDAT' | null
   size: number
   readonly startedAt: Date
+  readonly forwarded: Readonly<Record<string, string>> | null
 }
 
 const ID_PREFIX = randomBytes(3).toString('hex')
@@ -127,6 +132,7 @@ export function newSession(facts: SessionFacts = {}): SessionState {
     secureAt: facts.tls ? (facts.connectedAt ?? new Date()) : null,
     user: null,
     authenticatedAt: null,
+    forwarded: null,
     counters: { commands: 0, errors: 0, transactions: 0, messages: 0, authFailures: 0, bytesIn: 0, bytesOut: 0 },
   }
 }

@@ -28,7 +28,7 @@ const LEVELS: Record<string, number> = {
   'sasl/index.ts': 4,
   'parser.ts': 1,
   'params.ts': 2,
-  'options.ts': 1,
+  'options.ts': 2,
   'session.ts': 3,
   'received.ts': 4,
   'capabilities.ts': 5,
@@ -38,6 +38,7 @@ const LEVELS: Record<string, number> = {
   'commands/data.ts': 6,
   'commands/auth.ts': 6,
   'commands/tls.ts': 6,
+  'commands/xclient.ts': 6,
   'commands/session.ts': 6,
   'commands/envelope.ts': 7,
   'commands/index.ts': 8,
@@ -47,11 +48,17 @@ const LEVELS: Record<string, number> = {
   'driver.ts': 11,
   'server.ts': 11,
   'tls.ts': 10,
+  'proxy.ts': 10,
+  'reverse-dns.ts': 0,
   'certificate.ts': 0,
+  'gate.ts': 0,
+  'timeouts.ts': 0,
+  'logger.ts': 0,
+  'ip-range.ts': 1,
   'index.ts': 12,
 }
-const GLUE = new Set(['server.ts', 'tls.ts'])
-const IO_MODULES = /^node:(net|tls|fs|fs\/promises|dgram|http|https)$/
+const GLUE = new Set(['server.ts', 'tls.ts', 'proxy.ts', 'reverse-dns.ts'])
+const IO_MODULES = /^node:(net|tls|fs|fs\/promises|dgram|dns|dns\/promises|http|https|cluster)$/
 
 function libFiles(dir = LIB): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {

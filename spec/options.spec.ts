@@ -1,5 +1,7 @@
 import { expect } from 'chai'
 import { SmtpwireError } from '../lib/errors.js'
+import { ProcessingGate } from '../lib/gate.js'
+import { SILENT } from '../lib/logger.js'
 import {
   DEFAULT_CHUNK_SIZE,
   DEFAULT_MAX_MESSAGE_SIZE,
@@ -35,6 +37,13 @@ const DEFAULTS: ResolvedOptions = {
   authMechanisms: null,
   allowInsecureAuth: false,
   maxAuthFailures: 3,
+  commandTimeout: 300_000,
+  dataTimeout: 180_000,
+  sessionTimeout: 3_600_000,
+  logger: SILENT,
+  trace: false,
+  trustedProxies: [],
+  gate: null,
 }
 
 const BOOLEANS = [
@@ -49,6 +58,7 @@ const BOOLEANS = [
   'dsn',
   'lmtp',
   'allowInsecureAuth',
+  'trace',
 ] as const
 
 const MECHANISMS_MESSAGE = 'option `authMechanisms` must list distinct names among PLAIN, LOGIN, CRAM-MD5, XOAUTH2'
@@ -134,6 +144,13 @@ describe('resolveOptions', () => {
         authMechanisms: ['XOAUTH2', 'CRAM-MD5'],
         allowInsecureAuth: true,
         maxAuthFailures: 0,
+        commandTimeout: 0,
+        dataTimeout: 1,
+        sessionTimeout: 2,
+        logger: console,
+        trace: true,
+        trustedProxies: ['10.0.0.0/8', '2001:db8::1'],
+        gate: new ProcessingGate(2),
       }
       expect(resolveOptions(options)).to.deep.equal(options)
     })

@@ -31,6 +31,7 @@ function transaction(id: string, recipients: readonly string[]): TransactionInfo
     via: 'DATA',
     size: 0,
     startedAt: AT,
+    forwarded: null,
   }
 }
 

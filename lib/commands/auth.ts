@@ -33,6 +33,7 @@ class SaslReader implements InputReader {
     const { line, fault } = this.lines
     if (line === null && fault === null) return end
     this.host.setReader(null)
+    this.host.trace('C', '***')
     if (fault) this.host.sendError(fault === 'tooLong' ? REPLIES.lineTooLong : REPLIES.bareLineFeed)
     else this.onLine((line as Buffer).toString('latin1'))
     return end
@@ -77,6 +78,7 @@ function check(host: Host, credentials: SaslCredentials): void {
     if (outcome.kind === 'accept') {
       session.user = username
       session.authenticatedAt = new Date()
+      host.log.info(`authenticated as ${username} (${credentials.mechanism})`)
       host.send(outcome.reply ?? REPLIES.authSucceeded)
     } else if (outcome.kind === 'fail') {
       host.send(TEMPORARY_FAILURE)
@@ -111,6 +113,7 @@ function refuse(host: Host, credentials: SaslCredentials, reply: Reply): void {
   const { session, options } = host
   session.counters.authFailures++
   const failures = session.counters.authFailures
+  host.log.warn(`AUTH ${credentials.mechanism} failed for ${credentials.username} (${failures} so far)`)
   host.notice('authFailure', { session, mechanism: credentials.mechanism, username: credentials.username, failures })
   const final = options.maxAuthFailures > 0 && failures >= options.maxAuthFailures ? REPLIES.tooManyAuthFailures : reply
   if (credentials.mechanism !== 'XOAUTH2') return host.send(final)

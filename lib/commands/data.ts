@@ -102,6 +102,7 @@ function failureOf(body: Body): Reply | null {
  * the last chunk and `message`.
  */
 class BodyReader implements InputReader {
+  readonly timeout = 'data'
   private inputDone: boolean
   private readonly pieces: Buffer[] = []
   private readonly chunkOctets: number
@@ -226,6 +227,7 @@ class BodyReader implements InputReader {
         host.send(replyFor(outcome, REPLIES.messageAccepted, REPLIES.messageRejected))
       }
       if (delivered) host.session.counters.messages++
+      host.log.info(`message ${transaction.id} ${delivered ? 'accepted' : 'refused'}: ${transaction.size} octets from <${transaction.from?.address ?? ''}> to ${transaction.to.length} recipient(s)`)
       host.endTransaction(delivered ? 'delivered' : 'rejected')
     })
   }
@@ -234,6 +236,7 @@ class BodyReader implements InputReader {
 /** Reads and drops a refused BDAT chunk, then sends its reply. */
 class SkipReader implements InputReader {
   readonly needsInput = true
+  readonly timeout = 'data'
 
   constructor(
     private readonly host: Host,

@@ -56,6 +56,7 @@ export function mail(host: Host, command: Mail): void {
         via: null,
         size: 0,
         startedAt: new Date(),
+        forwarded: session.forwarded,
       }
       session.counters.transactions++
     }

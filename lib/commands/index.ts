@@ -9,6 +9,7 @@ import { bdat, data } from './data.js'
 import { mail, rcpt } from './envelope.js'
 import { hello, noop, query, quit, rset } from './session.js'
 import { startTls } from './tls.js'
+import { xclient, xforward } from './xclient.js'
 
 // RFC 3207 §4: under a required TLS policy, only these work before TLS.
 const BEFORE_TLS = new Set(['NOOP', 'EHLO', 'HELO', 'LHLO', 'STARTTLS', 'RSET', 'QUIT'])
@@ -58,7 +59,8 @@ export function handleCommand(host: Host, parsed: Command | Fault): void {
     case 'AUTH':
       return auth(host, parsed)
     case 'XCLIENT':
+      return xclient(host, parsed)
     case 'XFORWARD':
-      return host.sendError(REPLIES.unknownCommand)
+      return xforward(host, parsed)
   }
 }

@@ -1,0 +1,96 @@
+// XCLIENT and XFORWARD (Postfix's extensions, https://www.postfix.org/XCLIENT_README.html and
+// XFORWARD_README.html): a trusted proxy in front of this server passes on the real client's facts.
+
+import { decodeXtext, isIPv4, isIPv6 } from '../address.js'
+import type { Host } from '../host.js'
+import { inRanges } from '../ip-range.js'
+import type { Command } from '../parser.js'
+import { REPLIES } from '../replies.js'
+
+type Proxied = Extract<Command, { verb: 'XCLIENT' | 'XFORWARD' }>
+
+/** The attributes each command takes, as advertised in EHLO. */
+export const XCLIENT_ATTRIBUTES = ['NAME', 'ADDR', 'PORT', 'PROTO', 'HELO', 'LOGIN', 'DESTADDR', 'DESTPORT'] as const
+export const XFORWARD_ATTRIBUTES = ['NAME', 'ADDR', 'PORT', 'PROTO', 'HELO', 'IDENT', 'SOURCE'] as const
+
+/** True when the client is one of `trustedProxies`, so it may use XCLIENT and XFORWARD. */
+export function isTrustedProxy(host: Host): boolean {
+  return host.options.trustedProxies.length > 0 && inRanges(host.session.remoteAddress, host.options.trustedProxies)
+}
+
+// Postfix: these values mean the proxy does not know the attribute.
+const UNKNOWN = new Set(['[UNAVAILABLE]', '[TEMPUNAVAIL]'])
+
+/** Decoded attributes, or null when one is unknown to the command or badly encoded. */
+function attributes(command: Proxied, allowed: readonly string[]): Map<string, string | null> | null {
+  const values = new Map<string, string | null>()
+  for (const [key, raw] of command.attributes) {
+    if (!allowed.includes(key) || raw === null) return null
+    if (UNKNOWN.has(raw.toUpperCase())) {
+      values.set(key, null)
+      continue
+    }
+    const value = decodeXtext(raw)
+    if (value === null) return null
+    values.set(key, value)
+  }
+  return values
+}
+
+/** An address as XCLIENT/XFORWARD sends it (`192.0.2.1`, `IPV6:2001:db8::1`), or null when invalid. */
+function address(value: string): string | null {
+  const plain = value.replace(/^IPV6:/i, '')
+  return isIPv4(plain) || isIPv6(plain) ? plain : null
+}
+
+function port(value: string): number | null {
+  return /^\d{1,5}$/.test(value) && Number(value) <= 65535 ? Number(value) : null
+}
+
+/** XCLIENT: replace the session's client facts, then greet again as a new session would. */
+export function xclient(host: Host, command: Proxied): void {
+  if (!isTrustedProxy(host)) return host.sendError(REPLIES.proxyNotTrusted)
+  if (host.transaction) return host.sendError(REPLIES.proxyInTransaction)
+  const values = attributes(command, XCLIENT_ATTRIBUTES)
+  if (!values) return host.sendError(REPLIES.syntaxError)
+  const session = host.session
+  const addr = values.get('ADDR')
+  const remotePort = values.get('PORT')
+  const localAddress = values.get('DESTADDR')
+  const localPort = values.get('DESTPORT')
+  if ((addr && !address(addr)) || (remotePort && port(remotePort) === null) || (localAddress && !address(localAddress)) || (localPort && port(localPort) === null)) {
+    return host.sendError(REPLIES.syntaxError)
+  }
+  if (addr !== undefined) session.remoteAddress = addr ? (address(addr) ?? '') : ''
+  if (remotePort !== undefined) session.remotePort = remotePort ? (port(remotePort) ?? 0) : 0
+  if (localAddress !== undefined) session.localAddress = localAddress ? (address(localAddress) ?? '') : ''
+  if (localPort !== undefined) session.localPort = localPort ? (port(localPort) ?? 0) : 0
+  if (values.has('NAME')) session.clientHostname = values.get('NAME') ?? null
+  if (values.has('LOGIN')) {
+    session.user = values.get('LOGIN') ?? null
+    session.authenticatedAt = session.user === null ? null : new Date()
+  }
+  // The proxy must EHLO again, as the client would; HELO= only names the client until then.
+  session.heloVerb = null
+  session.heloName = values.get('HELO') ?? session.heloName
+  host.log.info(`XCLIENT: now ${session.remoteAddress || 'unknown'}:${session.remotePort}${session.user ? ` as ${session.user}` : ''}`)
+  host.greet()
+}
+
+/** XFORWARD: remember the original client's facts for the next transaction. */
+export function xforward(host: Host, command: Proxied): void {
+  if (!isTrustedProxy(host)) return host.sendError(REPLIES.proxyNotTrusted)
+  if (host.transaction) return host.sendError(REPLIES.proxyInTransaction)
+  const values = attributes(command, XFORWARD_ATTRIBUTES)
+  if (!values) return host.sendError(REPLIES.syntaxError)
+  const addr = values.get('ADDR')
+  const remotePort = values.get('PORT')
+  if ((addr && !address(addr)) || (remotePort && port(remotePort) === null)) return host.sendError(REPLIES.syntaxError)
+  const forwarded: Record<string, string> = { ...host.session.forwarded }
+  for (const [key, value] of values) {
+    if (value === null) delete forwarded[key]
+    else forwarded[key] = key === 'ADDR' ? (address(value) ?? value) : value
+  }
+  host.session.forwarded = Object.freeze(forwarded)
+  host.send(REPLIES.ok)
+}
