@@ -107,6 +107,9 @@ function wire(protocol: Attachable, stream: Duplex): void {
   attached.on('close', streamOnClose)
   attached.on('error', streamOnError)
   attached.on('drain', streamOnDrain)
+  // A stream paused on purpose (e.g. after its PROXY header was read) stays paused when a
+  // 'data' listener is added; attaching means reading from now on.
+  if (attached.isPaused()) attached.resume()
 }
 
 function unwire(stream: Duplex): Attachable | undefined {

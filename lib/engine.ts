@@ -60,6 +60,7 @@ export class Engine implements Host {
   private peerEnded = false
   private pumping = false
   private shuttingDown = false
+  private readonly pendingWork = new Set<Promise<unknown>>()
   private out: Buffer[] = []
   private outLength = 0
   /** Whole command lines (and input-mode changes) so far: what restarts the command timer. */
@@ -221,7 +222,7 @@ export class Engine implements Host {
     }
     this.waiting = true
     this.updateFlow()
-    result.then(
+    this.track(result).then(
       (settled) => {
         release?.()
         this.waiting = false
@@ -239,8 +240,23 @@ export class Engine implements Host {
 
   notice<K extends keyof NoticeEvents>(event: K, payload: NoticeEvents[K]): void {
     const result = this.listeners.dispatch(event, payload as SmtpEvents[K])
-    if (Array.isArray(result)) this.reportErrors(event, result)
-    else void result.then((settled) => this.reportErrors(event, settled))
+    if (Array.isArray(result)) return this.reportErrors(event, result)
+    this.track(result.then((settled) => this.reportErrors(event, settled)))
+  }
+
+  /** Keeps listener work until it settles, so `settled()` can wait for it. */
+  private track<T>(work: Promise<T>): Promise<T> {
+    this.pendingWork.add(work)
+    const forget = (): void => void this.pendingWork.delete(work)
+    work.then(forget, forget)
+    return work
+  }
+
+  /** Resolves once every Promise returned by listeners so far has settled. */
+  async settled(): Promise<void> {
+    // Called from a listener, the dispatch it is part of registers its Promise just after: wait a tick.
+    await null
+    while (this.pendingWork.size > 0) await Promise.allSettled(this.pendingWork)
   }
 
   hasListeners(event: keyof DecisionEvents | keyof NoticeEvents): boolean {
@@ -261,6 +277,7 @@ export class Engine implements Host {
     this.transaction = null
     // Postfix XFORWARD attributes describe one transaction.
     this.session.forwarded = null
+    if (transaction && reason !== 'delivered') transaction.abort.abort(new SmtpwireError('SMTPWIRE_ERR_ABORTED', `transaction ended: ${reason}`))
     this.notice('transaction', { session: this.session, reason, transaction })
   }
 
@@ -332,6 +349,8 @@ export class Engine implements Host {
     this.lines.reset()
     const transaction = this.transaction
     if (transaction) this.endTransaction('closed')
+    // A paused stream never reads the peer's end, so it would not finish closing.
+    if (this.inputPaused) this.transport?.resume?.()
     this.transport?.end()
     this.transport = null
     const { commands, messages, bytesIn, bytesOut } = this.session.counters

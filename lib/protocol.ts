@@ -81,6 +81,15 @@ export class SmtpProtocol {
     return this.engine.closed
   }
 
+  /**
+   * Resolves once every Promise returned by listeners so far has settled (a `message` listener still
+   * writing when the client left, a `transaction` listener cleaning up): after `close`, when the
+   * session's work is done. `SmtpServer.close()` waits for it.
+   */
+  settled(): Promise<void> {
+    return this.engine.settled()
+  }
+
   /** True while a listener's Promise is pending (input is paused meanwhile). */
   get isWaiting(): boolean {
     return this.engine.isWaiting

@@ -1,28 +1,50 @@
-// SmtpServer: SmtpProtocol on net.Server. Accepts connections on one or more listeners, gives each
-// a protocol with the session's addresses, and shuts down gracefully. Socket glue only; every
-// protocol rule lives in the core.
+// SmtpServer: SmtpProtocol on net.Server. Listeners (plain, implicit TLS, behind PROXY protocol,
+// each with its own options), connection and processing limits, reverse DNS, and a two-stage
+// graceful shutdown. Socket glue only; every protocol rule lives in the core.
 
 import { EventEmitter } from 'node:events'
 import net from 'node:net'
 import type { Duplex } from 'node:stream'
 import type { StreamUpgrade } from './attach.js'
 import { SmtpwireError } from './errors.js'
-import type { SmtpOptions } from './options.js'
-import { resolveOptions } from './options.js'
+import { ProcessingGate } from './gate.js'
+import { SILENT, type Logger } from './logger.js'
+import { resolveOptions, type SmtpOptions } from './options.js'
 import { SmtpProtocol } from './protocol.js'
-import type { TlsInfo } from './session.js'
+import { readProxyHeader } from './proxy.js'
+import { formatReply, REPLIES, type Reply } from './replies.js'
+import { reverseLookup, type ReverseLookup } from './reverse-dns.js'
+import type { SessionFacts } from './session.js'
 import { tlsUpgrade, type TlsOptions } from './tls.js'
 
-/** Options of an SmtpServer: every SmtpProtocol option, applied to each session, and TLS. */
+/** Options of an SmtpServer: every SmtpProtocol option, applied to each session, and the server's own. */
 export interface SmtpServerOptions extends SmtpOptions {
   /** Key and certificate (and other TLS options): STARTTLS is offered, and secure listeners can start. */
   tls?: TlsOptions
+  /** Sessions open at once; the next client gets `421 4.7.0` and is closed. Default 0 (no limit). */
+  maxConnections?: number
+  /** Sessions open at once from one client address. Default 0 (no limit). */
+  maxConnectionsPerAddress?: number
+  /** Decisions running listener code at once across all sessions; others wait their turn. Default 0 (no limit). */
+  maxProcessing?: number
+  /** Look up the client's name (reverse DNS) before the greeting; or a function that does. Default false. */
+  reverseDns?: boolean | ReverseLookup
+  /** After `close()`, milliseconds before sessions still open are cut off. Default 30 000. */
+  closeTimeout?: number
+  /** Aborting it closes the server, as `close()` does. */
+  signal?: AbortSignal
 }
 
 /** Options of one listener. */
 export interface ListenOptions {
   /** Implicit TLS (SMTPS, the port 465 style): the TLS handshake comes first, then the greeting. Needs `tls`. */
   secure?: boolean
+  /** Expect a PROXY protocol v1/v2 header first: the real client address comes from it. */
+  proxyProtocol?: boolean
+  /** Milliseconds to wait for the PROXY header. Default 10 000. */
+  proxyTimeout?: number
+  /** Protocol options for sessions on this listener only (e.g. `{ authPolicy: 'required' }` on 587). */
+  options?: SmtpOptions
 }
 
 /** Called for each new session before its greeting: register listeners on `smtp` here. */
@@ -33,16 +55,6 @@ export interface ListenAddress {
   readonly address: string
   readonly port: number
   readonly family: string
-}
-
-/** A session's facts as the server knows them at its start. */
-interface SessionStart {
-  remoteAddress: string
-  remotePort: number
-  localAddress: string
-  localPort: number
-  connectedAt: Date
-  tls: TlsInfo | null
 }
 
 // After the protocol ended a session, a client that never closes its side is cut off after this.
@@ -60,22 +72,37 @@ const LINGER_MS = 10_000
 export class SmtpServer extends EventEmitter {
   private readonly netServers: net.Server[] = []
   private readonly sessions = new Set<SmtpProtocol>()
+  private readonly sockets = new Set<net.Socket>()
+  private onSocketsClosed: Array<() => void> = []
+  private readonly perAddress = new Map<string, number>()
+  /** Cleanup still running in closed sessions' listeners (see `SmtpProtocol.settled`). */
+  private readonly finishing = new Set<Promise<void>>()
   private closing: Promise<void> | null = null
   private readonly options: SmtpOptions
+  private readonly server: Omit<SmtpServerOptions, keyof SmtpOptions>
   private readonly startTls: StreamUpgrade | undefined
   private readonly implicitTls: StreamUpgrade | undefined
+  private readonly lookup: ReverseLookup | null
+  private readonly log: Logger
 
-  /** @throws SmtpwireError `SMTPWIRE_ERR_INVALID_OPTION` for a bad option. */
+  /** @throws SmtpwireError `SMTPWIRE_ERR_INVALID_OPTION` or `SMTPWIRE_ERR_TLS` for bad options. */
   constructor(
     options: SmtpServerOptions,
     private readonly handler: SessionHandler,
   ) {
     super()
-    const { tls, ...protocolOptions } = options
-    resolveOptions(protocolOptions) // fail now, not at the first connection
-    this.options = protocolOptions
+    const { tls, maxConnections = 0, maxConnectionsPerAddress = 0, maxProcessing = 0, reverseDns = false, closeTimeout = 30_000, signal, ...protocol } = options
+    for (const [name, value] of Object.entries({ maxConnections, maxConnectionsPerAddress, maxProcessing, closeTimeout })) {
+      if (!Number.isSafeInteger(value) || value < 0) throw new SmtpwireError('SMTPWIRE_ERR_INVALID_OPTION', `option \`${name}\` must be an integer >= 0, got ${value}`)
+    }
+    this.server = { maxConnections, maxConnectionsPerAddress, maxProcessing, closeTimeout }
+    this.options = { ...protocol, gate: maxProcessing > 0 ? new ProcessingGate(maxProcessing) : null }
+    resolveOptions(this.options) // fail now, not at the first connection
     this.startTls = tls ? tlsUpgrade(tls, false) : undefined
     this.implicitTls = tls ? tlsUpgrade(tls, true) : undefined
+    this.lookup = reverseDns === true ? reverseLookup(5_000) : reverseDns || null
+    this.log = protocol.logger ?? SILENT
+    signal?.addEventListener('abort', () => void this.close(), { once: true })
   }
 
   /** Sessions currently open. */
@@ -92,15 +119,17 @@ export class SmtpServer extends EventEmitter {
   }
 
   /**
-   * Starts a listener; call again for more ports or addresses. Port 0 picks a free port.
-   * Resolves with the address bound; rejects with the listen error (e.g. EADDRINUSE).
-   * @throws SmtpwireError `SMTPWIRE_ERR_TLS` for a secure listener on a server without `tls`.
+   * Starts a listener; call again for more ports, addresses (IPv4 or IPv6) or options. Port 0 picks
+   * a free port. Resolves with the address bound; rejects with the listen error (e.g. EADDRINUSE).
+   * @throws SmtpwireError `SMTPWIRE_ERR_TLS` for a secure listener without `tls`; `SMTPWIRE_ERR_INVALID_OPTION`.
    */
-  listen(port = 0, host?: string, options: ListenOptions = {}): Promise<ListenAddress> {
-    if (options.secure && !this.implicitTls) {
+  listen(port = 0, host?: string, listener: ListenOptions = {}): Promise<ListenAddress> {
+    if (listener.secure && !this.implicitTls) {
       throw new SmtpwireError('SMTPWIRE_ERR_TLS', 'a secure listener needs the server\'s `tls` option (key and certificate)')
     }
-    const server = net.createServer({ allowHalfOpen: true }, (socket) => this.accept(socket, options))
+    const options = listener.options ? { ...this.options, ...listener.options } : this.options
+    resolveOptions(options)
+    const server = net.createServer({ allowHalfOpen: true }, (socket) => void this.accept(socket, listener, options))
     return new Promise((resolve, reject) => {
       server.once('error', reject)
       server.listen(port, host, () => {
@@ -108,6 +137,8 @@ export class SmtpServer extends EventEmitter {
         server.on('error', (error) => this.reportError(error))
         this.netServers.push(server)
         const address = server.address() as net.AddressInfo
+        const kind = [listener.secure && 'implicit TLS', listener.proxyProtocol && 'PROXY protocol'].filter(Boolean).join(', ')
+        this.log.info(`listening on ${address.address}:${address.port}${kind ? ` (${kind})` : ''}`)
         resolve({ address: address.address, port: address.port, family: address.family })
       })
     })
@@ -115,7 +146,8 @@ export class SmtpServer extends EventEmitter {
 
   /**
    * Stops accepting connections and shuts every session down gracefully (see
-   * `SmtpProtocol.shutdown`). Resolves once every connection is gone.
+   * `SmtpProtocol.shutdown`); sessions still open after `closeTimeout` are cut off, so nothing is
+   * acknowledged that is not finished. Resolves once every connection is gone.
    */
   close(): Promise<void> {
     this.closing ??= this.shutDown()
@@ -123,9 +155,25 @@ export class SmtpServer extends EventEmitter {
   }
 
   private async shutDown(): Promise<void> {
+    this.log.info(`closing: ${this.sessions.size} sessions open`)
     const stopped = this.netServers.map((server) => new Promise<void>((resolve) => server.close(() => resolve())))
     for (const smtp of this.sessions) smtp.shutdown()
+    const force = setTimeout(() => {
+      if (this.sockets.size > 0) this.log.warn(`close timeout: cutting off ${this.sockets.size} connections`)
+      for (const socket of this.sockets) socket.destroy()
+    }, this.server.closeTimeout ?? 30_000)
+    force.unref()
     await Promise.all(stopped)
+    // net.Server counts a destroyed socket as gone before its 'close' event reaches the session:
+    // wait for every 'close', so each session has ended, then for the sessions' own cleanup.
+    await this.socketsClosed()
+    clearTimeout(force)
+    await Promise.all(this.finishing)
+  }
+
+  private socketsClosed(): Promise<void> {
+    if (this.sockets.size === 0) return Promise.resolve()
+    return new Promise((resolve) => this.onSocketsClosed.push(resolve))
   }
 
   /** An 'error' event with no listener would throw; a server must not die of it. */
@@ -134,34 +182,76 @@ export class SmtpServer extends EventEmitter {
     else process.emitWarning(error instanceof Error ? error : new Error(String(error)))
   }
 
-  private accept(socket: net.Socket, options: ListenOptions): void {
+  private async accept(socket: net.Socket, listener: ListenOptions, options: SmtpOptions): Promise<void> {
+    this.sockets.add(socket)
+    socket.once('close', () => {
+      this.sockets.delete(socket)
+      if (this.sockets.size === 0) for (const wake of this.onSocketsClosed.splice(0)) wake()
+    })
+    socket.on('error', () => undefined) // until the protocol owns the socket, a reset just closes it
     socket.setNoDelay(true)
-    const facts = {
+    const facts: SessionFacts = {
       remoteAddress: socket.remoteAddress ?? '',
       remotePort: socket.remotePort ?? 0,
       localAddress: socket.localAddress ?? '',
       localPort: socket.localPort ?? 0,
       connectedAt: new Date(),
+      tls: null,
     }
-    if (!options.secure || !this.implicitTls) {
-      this.startSession(socket, socket, { ...facts, tls: null })
-      return
+    try {
+      if (listener.proxyProtocol) {
+        const { header, rest } = await readProxyHeader(socket, listener.proxyTimeout ?? 10_000)
+        // LOCAL (a health check from the proxy itself) and UNKNOWN keep the socket's addresses.
+        if (header.command === 'PROXY' && header.source && header.destination) {
+          Object.assign(facts, { remoteAddress: header.source.address, remotePort: header.source.port })
+          Object.assign(facts, { localAddress: header.destination.address, localPort: header.destination.port })
+        }
+        if (rest.length > 0) socket.unshift(rest)
+      }
+      let stream: Duplex = socket
+      if (listener.secure && this.implicitTls) {
+        const secure = await this.implicitTls(socket)
+        stream = secure.stream
+        facts.tls = secure.tls
+      }
+      const refusal = this.refusal(facts.remoteAddress ?? '')
+      if (refusal) {
+        this.log.warn(`refused ${facts.remoteAddress}: ${String(refusal.text)}`)
+        // In place of a greeting, but with its enhanced code: clients read it to decide when to retry.
+        stream.end(formatReply(refusal, true))
+        return
+      }
+      if (this.lookup && facts.remoteAddress) facts.clientHostname = await this.lookup(facts.remoteAddress)
+      if (this.closing) return void stream.end(formatReply(REPLIES.shuttingDown, true))
+      this.startSession(stream, socket, facts, options)
+    } catch (error) {
+      // A bad PROXY header or a failed TLS handshake: there is no session to tell, so just close.
+      this.log.warn(`connection from ${facts.remoteAddress} dropped: ${(error as Error).message}`)
+      if (this.listenerCount('connectionError') > 0) this.emit('connectionError', error, facts)
+      socket.destroy()
     }
-    // SMTPS: no session (and no greeting) before the handshake is done.
-    socket.on('error', () => undefined)
-    this.implicitTls(socket).then(
-      ({ stream, tls }) => this.startSession(stream, socket, { ...facts, tls }),
-      (error: unknown) => {
-        if (this.listenerCount('tlsError') > 0) this.emit('tlsError', error, facts)
-      },
-    )
   }
 
-  private startSession(stream: Duplex, socket: net.Socket, facts: SessionStart): void {
-    const smtp = new SmtpProtocol(this.options)
+  /** The 421 for a client over a connection limit, or null. */
+  private refusal(address: string): Reply | null {
+    const { maxConnections = 0, maxConnectionsPerAddress = 0 } = this.server
+    if (maxConnections > 0 && this.sessions.size >= maxConnections) return REPLIES.tooManyConnections
+    if (maxConnectionsPerAddress > 0 && (this.perAddress.get(address) ?? 0) >= maxConnectionsPerAddress) return REPLIES.tooManyConnectionsFromAddress
+    return null
+  }
+
+  private startSession(stream: Duplex, socket: net.Socket, facts: SessionFacts, options: SmtpOptions): void {
+    const smtp = new SmtpProtocol(options)
+    const address = facts.remoteAddress ?? ''
     this.sessions.add(smtp)
+    this.perAddress.set(address, (this.perAddress.get(address) ?? 0) + 1)
     smtp.on('close', () => {
       this.sessions.delete(smtp)
+      const finished: Promise<void> = smtp.settled().then(() => void this.finishing.delete(finished))
+      this.finishing.add(finished)
+      const left = (this.perAddress.get(address) ?? 1) - 1
+      if (left > 0) this.perAddress.set(address, left)
+      else this.perAddress.delete(address)
       // The protocol ended its side; a peer that never closes its own is not waited for forever.
       setTimeout(() => socket.destroy(), LINGER_MS).unref()
     })

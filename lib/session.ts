@@ -93,6 +93,12 @@ export interface TransactionInfo {
   readonly startedAt: Date
   /** XFORWARD attributes a trusted proxy sent for this transaction (NAME, ADDR, HELO, …), or null. */
   readonly forwarded: Readonly<Record<string, string>> | null
+  /**
+   * Aborted when the transaction ends without its message being accepted (RSET, EHLO, STARTTLS,
+   * a refusal, the connection lost, a timeout): async work for it can stop, even work that resumes
+   * after the `transaction` event was emitted.
+   */
+  readonly signal: AbortSignal
 }
 
 /** The mutable record behind SessionInfo. */
@@ -110,6 +116,9 @@ export interface TransactionState {
   size: number
   readonly startedAt: Date
   readonly forwarded: Readonly<Record<string, string>> | null
+  readonly signal: AbortSignal
+  /** Aborts `signal`. */
+  readonly abort: AbortController
 }
 
 const ID_PREFIX = randomBytes(3).toString('hex')

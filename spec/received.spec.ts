@@ -32,6 +32,7 @@ function transaction(id: string, recipients: readonly string[]): TransactionInfo
     size: 0,
     startedAt: AT,
     forwarded: null,
+    signal: new AbortController().signal,
   }
 }
 

@@ -48,6 +48,7 @@ export function mail(host: Host, command: Mail): void {
     const outcome = combine(settled)
     if (outcome.kind === 'accept') {
       transactionSerial = (transactionSerial + 1) % Number.MAX_SAFE_INTEGER
+      const abort = new AbortController()
       host.transaction = {
         id: `${session.id}.${transactionSerial.toString(36)}`,
         from: command.from,
@@ -57,6 +58,8 @@ export function mail(host: Host, command: Mail): void {
         size: 0,
         startedAt: new Date(),
         forwarded: session.forwarded,
+        signal: abort.signal,
+        abort,
       }
       session.counters.transactions++
     }

@@ -7,6 +7,7 @@ import tls from 'node:tls'
 /** A raw SMTP client connection. */
 export class SocketClient {
   private buffered = ''
+  private received = ''
   private lines: string[] = []
   private readonly replies: string[] = []
   private waiters: Array<() => void> = []
@@ -52,10 +53,10 @@ export class SocketClient {
     })
   }
 
-  /** Connects and waits for the connection (not the greeting). */
-  static connect(port: number, host = '127.0.0.1'): Promise<SocketClient> {
+  /** Connects (from `localAddress` if given) and waits for the connection, not the greeting. */
+  static connect(port: number, host = '127.0.0.1', localAddress?: string): Promise<SocketClient> {
     return new Promise((resolve, reject) => {
-      const socket = net.connect(port, host)
+      const socket = net.connect({ port, host, localAddress })
       socket.once('connect', () => resolve(new SocketClient(socket)))
       socket.once('error', reject)
     })
@@ -87,7 +88,13 @@ export class SocketClient {
     while (!this.closed) await new Promise<void>((resolve) => this.waiters.push(resolve))
   }
 
+  /** Everything the server sent so far. */
+  transcript(): string {
+    return this.received
+  }
+
   private take(text: string): void {
+    this.received += text
     const parts = (this.buffered + text).split('\r\n')
     this.buffered = parts.pop() ?? ''
     for (const line of parts) {

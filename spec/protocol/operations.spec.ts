@@ -125,6 +125,62 @@ describe('SmtpProtocol', () => {
     })
   })
 
+  describe('async work and cleanup', () => {
+    it('aborts transaction.signal when the transaction ends without delivery, not when it is delivered', async () => {
+      const ended: Array<[string, boolean]> = []
+      const { client } = await startAt('ehlo', {}, (smtp) =>
+        smtp.on('transaction', ({ reason, transaction }) => {
+          if (transaction) ended.push([reason, transaction.signal.aborted])
+        }),
+      )
+      await client.send('MAIL FROM:<a@b.test>', 'RCPT TO:<c@d.test>', 'DATA', 'x', '.')
+      await client.send('MAIL FROM:<a@b.test>', 'RSET')
+      await client.send('MAIL FROM:<a@b.test>', 'RCPT TO:<c@d.test>', 'DATA', 'bare\nLF', '.')
+      expect(ended).to.deep.equal([
+        ['delivered', false],
+        ['reset', true],
+        ['rejected', true],
+      ])
+    })
+
+    it('lets work that resumes after the session ended see that its transaction was cut off', async () => {
+      const opened = deferred<void>()
+      const seen: Array<[boolean, unknown]> = []
+      const { smtp, client } = await startAt('rcpt', {}, (s) =>
+        s.on('data', async ({ transaction }) => {
+          await opened.promise // a file being created, say
+          seen.push([transaction.signal.aborted, (transaction.signal.reason as Error | undefined)?.message])
+        }),
+      )
+      client.write('DATA\r\n')
+      await nextTurn()
+      smtp.destroy() // the connection drops while the data listener is still working
+      expect(smtp.closed).to.equal(true)
+      opened.resolve()
+      await smtp.settled()
+      expect(seen).to.deep.equal([[true, 'transaction ended: closed']])
+    })
+
+    it('settled() waits for cleanup started by notice listeners', async () => {
+      const cleaned = deferred<void>()
+      let done = false
+      const { smtp, client } = await startAt('rcpt', {}, (s) =>
+        s.on('transaction', async ({ reason }) => {
+          if (reason !== 'closed') return
+          await cleaned.promise
+          done = true
+        }),
+      )
+      await client.send('DATA', 'partial')
+      await client.end()
+      const settled = smtp.settled().then(() => done)
+      await nextTurn()
+      expect(done).to.equal(false)
+      cleaned.resolve()
+      expect(await settled).to.equal(true)
+    })
+  })
+
   describe('logging', () => {
     it('logs the session’s life with its id on every line', async () => {
       const logger = memoryLogger()
