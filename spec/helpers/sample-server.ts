@@ -43,7 +43,8 @@ export class SampleServer {
    * `--quiet` is not added, so the log holds what a user would see.
    */
   static async start(...flags: string[]): Promise<SampleServer> {
-    const listeners = flags.includes('--smtps-port') ? 2 : 1
+    const count = (flag: string): number => flags.filter((f) => f === flag).length
+    const listeners = Math.max(1, count('--listen')) + count('--smtps-port') + count('--submission-port')
     const maildir = await mkdtemp(join(tmpdir(), 'smtpwire-maildir-'))
     const child = spawn(process.execPath, [SAMPLE, '--port', '0', '--maildir', maildir, '--domain', 'mx.test', ...flags], {
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -80,6 +81,17 @@ export class SampleServer {
   /** What the sample printed. */
   get log(): string {
     return this.output
+  }
+
+  /** Sends a signal without waiting. */
+  signal(signal: NodeJS.Signals): void {
+    this.process.kill(signal)
+  }
+
+  /** Resolves with the exit code once the process has exited. */
+  exited(): Promise<number | null> {
+    if (this.process.exitCode !== null || this.process.signalCode !== null) return Promise.resolve(this.process.exitCode)
+    return new Promise((resolve) => this.process.once('exit', (code) => resolve(code)))
   }
 
   /** Sends a signal and waits for the exit code. */

@@ -1,0 +1,175 @@
+// One SMTP port spread over every core with node:cluster: the primary forks the workers, restarts
+// any that die and shuts them down on a signal; each worker runs an SmtpServer delivering into a Maildir.
+// Run: npm run build && node dist/samples/cluster.js [--workers N] [--port 2525] [--host H] [--maildir DIR]
+
+import cluster, { type Worker } from 'node:cluster'
+import { availableParallelism, hostname } from 'node:os'
+import { parseArgs } from 'node:util'
+import { SmtpServer } from '../lib/index.js'
+import { Maildir } from './maildir.js'
+import { deliverToMaildir } from './maildir-delivery.js'
+
+const FLAGS = {
+  workers: { type: 'string', default: String(availableParallelism()) },
+  port: { type: 'string', default: '2525' },
+  host: { type: 'string', default: '127.0.0.1' },
+  maildir: { type: 'string', default: './maildir' },
+  domain: { type: 'string', default: hostname() },
+} as const
+
+/** The command line, defaults filled in. */
+interface Flags {
+  workers: string
+  port: string
+  host: string
+  maildir: string
+  domain: string
+}
+
+/** A worker tells the primary it is accepting connections. */
+interface ListeningReport {
+  type: 'listening'
+  address: string
+  port: number
+}
+
+/** The primary tells a worker to finish its sessions and exit. */
+interface ShutdownOrder {
+  type: 'shutdown'
+}
+
+function isListeningReport(message: unknown): message is ListeningReport {
+  return typeof message === 'object' && message !== null && (message as { type?: unknown }).type === 'listening'
+}
+
+function isShutdownOrder(message: unknown): message is ShutdownOrder {
+  return typeof message === 'object' && message !== null && (message as { type?: unknown }).type === 'shutdown'
+}
+
+function integer(name: string, text: string, min: number, max: number): number {
+  const value = Number(text)
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    throw new Error(`--${name} must be ${min} to ${max}, got ${text}`)
+  }
+  return value
+}
+
+function log(text: string): void {
+  process.stdout.write(`${new Date().toISOString()} ${text}\n`)
+}
+
+/** Forks the workers, announces the port once all listen, replaces the dead, stops them all on a signal. */
+async function primary(values: Flags): Promise<void> {
+  const count = integer('workers', values.workers, 1, 1024)
+  // Checked here once, not in every worker. No port 0: cluster would share one random port, but
+  // if every worker died at once their replacements would get a different one.
+  integer('port', values.port, 1, 65535)
+  // Created once here; workers share it safely since Maildir names hold the pid.
+  await new Maildir(values.maildir).create()
+
+  const alive = new Set<Worker>()
+  const listening = new Set<Worker>()
+  let announced = false
+  let stopping = false
+  let exitCode = 0
+
+  const fork = (): void => {
+    const worker = cluster.fork()
+    alive.add(worker)
+    // An IPC failure (a send racing the worker's death) must not kill the primary; 'exit' follows.
+    worker.on('error', (error: Error) => log(`worker ${worker.process.pid} error: ${error.message}`))
+    worker.on('message', (message: unknown) => {
+      if (!isListeningReport(message)) return
+      listening.add(worker)
+      if (announced) {
+        log(`worker ${worker.process.pid} listening`)
+      } else if (listening.size === count) {
+        announced = true
+        const host = message.address.includes(':') ? `[${message.address}]` : message.address
+        process.stdout.write(`smtpwire listening on ${host}:${message.port} (${count} workers)\n`)
+      }
+    })
+  }
+
+  const stop = (reason: string): void => {
+    stopping = true
+    log(`${reason}: stopping ${alive.size} workers`)
+    for (const worker of alive) {
+      // A worker still starting may not listen for messages yet; it has no session to finish either.
+      if (listening.has(worker) && worker.isConnected()) worker.send({ type: 'shutdown' } satisfies ShutdownOrder)
+      else worker.process.kill('SIGTERM')
+    }
+  }
+
+  cluster.on('exit', (worker, code, signal) => {
+    alive.delete(worker)
+    const started = listening.delete(worker)
+    const how = signal ? `signal ${signal}` : `code ${code}`
+    if (stopping) {
+      if (alive.size > 0) return
+      log(`all workers stopped, exiting`)
+      process.exit(exitCode)
+    } else if (!started) {
+      // It never listened (a port in use, say): a replacement would fail the same way, forever.
+      log(`worker ${worker.process.pid} exited with ${how} before listening`)
+      exitCode = 1
+      stop('startup failed')
+      if (alive.size === 0) process.exit(exitCode)
+    } else {
+      log(`worker ${worker.process.pid} exited with ${how}: starting a replacement`)
+      fork()
+    }
+  })
+
+  // Signal handlers go in before the listening line: whoever waits for that line may signal at once.
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (!stopping) return stop(signal)
+    log(`${signal} again: exiting now`)
+    for (const worker of alive) worker.process.kill('SIGKILL')
+    process.exit(1)
+  }
+  process.on('SIGINT', onSignal)
+  process.on('SIGTERM', onSignal)
+
+  for (let i = 0; i < count; i++) fork()
+}
+
+/** One SmtpServer on the shared port, delivering into the Maildir; closes gracefully when told to. */
+async function worker(values: Flags): Promise<void> {
+  const maildir = new Maildir(values.maildir)
+  const domain = values.domain
+  const server = new SmtpServer({ domain }, (smtp) => {
+    deliverToMaildir(smtp, maildir, {
+      domain,
+      onDelivered: ({ path, transaction }) => log(`worker ${process.pid} delivered ${transaction.size} octets: ${path}`),
+    })
+    smtp.on('error', ({ session, error, event }) => {
+      log(`worker ${process.pid} ${session.id} error in ${event ?? 'transport'}: ${error.message}`)
+    })
+  })
+  server.on('error', (error: Error) => log(`worker ${process.pid} server error: ${error.message}`))
+
+  let closing = false
+  const close = (): void => {
+    if (closing) return
+    closing = true
+    void server.close().then(() => process.exit(0))
+  }
+  process.on('message', (message: unknown) => {
+    if (isShutdownOrder(message)) close()
+  })
+  // Ctrl-C in a terminal signals the whole process group: the worker finishes its sessions too.
+  process.on('SIGINT', close)
+  process.on('SIGTERM', close)
+
+  // Every worker listens on the same port: cluster hands them one shared socket from the primary.
+  const address = await server.listen(integer('port', values.port, 1, 65535), values.host)
+  process.send?.({ type: 'listening', address: address.address, port: address.port } satisfies ListeningReport)
+}
+
+const { values } = parseArgs({ options: FLAGS, strict: true })
+const run = cluster.isPrimary ? primary : worker
+run(values).catch((error: unknown) => {
+  process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`)
+  process.exit(1)
+})
