@@ -92,6 +92,11 @@ export class Engine implements Host {
     return this.waiting
   }
 
+  /** Octets of client input held: unread input, a partial line, message data not yet delivered. */
+  get bufferedInput(): number {
+    return this.input.length - this.pos + this.lines.buffered + (this.reader?.buffered ?? 0)
+  }
+
   /** Starts the session on `transport`: sends the greeting, or asks `connect` listeners first. */
   open(transport: SmtpTransport, facts: SessionFacts = {}): void {
     if (this.transport || this.closed) throw new SmtpwireError('SMTPWIRE_ERR_ALREADY_STARTED', 'the protocol was already opened')

@@ -20,6 +20,8 @@ export interface InputReader {
   readonly needsInput: boolean
   /** Which idle limit applies while it reads: `data` (message octets) or `command` (lines; the default). */
   readonly timeout?: IdleKind
+  /** Octets of client input the reader holds (a partial line, message data not yet delivered). */
+  readonly buffered?: number
 }
 
 /** What SmtpProtocol offers the command handlers. */

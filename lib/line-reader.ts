@@ -30,6 +30,11 @@ export class LineReader {
     return this.partLength > 0 || this.overflow
   }
 
+  /** Octets of a partial line held (never more than the limit). */
+  get buffered(): number {
+    return this.partLength
+  }
+
   /**
    * Reads from `input[pos]` until one line ends or the input runs out, and returns the position
    * after what it read. `limit` is the longest line accepted, in octets including CRLF.

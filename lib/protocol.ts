@@ -90,6 +90,15 @@ export class SmtpProtocol {
     return this.engine.settled()
   }
 
+  /**
+   * Octets of client input the session holds now: input not yet read, a partial command line, and
+   * message data not yet handed to listeners (plus the collected body, when it is collected). For
+   * monitoring: the limits keep it bounded whatever the client sends.
+   */
+  get bufferedInput(): number {
+    return this.engine.bufferedInput
+  }
+
   /** True while a listener's Promise is pending (input is paused meanwhile). */
   get isWaiting(): boolean {
     return this.engine.isWaiting

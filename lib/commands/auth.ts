@@ -21,6 +21,10 @@ class SaslReader implements InputReader {
   readonly needsInput = true
   private readonly lines: LineReader
 
+  get buffered(): number {
+    return this.lines.buffered
+  }
+
   constructor(
     private readonly host: Host,
     private readonly onLine: (line: string) => void,

@@ -118,6 +118,10 @@ class BodyReader implements InputReader {
     this.chunkOctets = remaining ?? 0
   }
 
+  get buffered(): number {
+    return this.body.batchLength + (this.body.collected?.reduce((sum, piece) => sum + piece.length, 0) ?? 0)
+  }
+
   get needsInput(): boolean {
     // A partial batch waits for the next BDAT chunk; only the LAST one flushes it.
     return !this.inputDone && !this.body.headersReady && this.body.batchLength < this.host.options.chunkSize
