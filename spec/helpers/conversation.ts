@@ -110,3 +110,20 @@ export async function replay(pieces: readonly Buffer[], options: SmtpOptions = {
   observed.ended = client.ended
   return observed
 }
+
+/**
+ * One property case: a random conversation replayed whole and cut at random points `cuts` times.
+ * Returns null when every replay matched, else a description with the input to replay it.
+ */
+export async function checkSplits(random: Random, hostile: boolean, cuts = 3): Promise<string | null> {
+  const session = randomConversation(random, hostile)
+  const whole = await replay([session])
+  for (let cut = 0; cut < cuts; cut++) {
+    const pieces = random.split(session, 20)
+    const split = await replay(pieces)
+    if (JSON.stringify(split) !== JSON.stringify(whole)) {
+      return `cuts ${pieces.map((p) => p.length).join(',')}\ninput ${JSON.stringify(session.toString('latin1'))}\nwhole ${JSON.stringify(whole)}\nsplit ${JSON.stringify(split)}`
+    }
+  }
+  return null
+}
