@@ -61,6 +61,7 @@ export class Engine implements Host {
   private pumping = false
   private shuttingDown = false
   private readonly pendingWork = new Set<Promise<unknown>>()
+  private closeNotified = false
   private out: Buffer[] = []
   private outLength = 0
   /** Whole command lines (and input-mode changes) so far: what restarts the command timer. */
@@ -94,6 +95,7 @@ export class Engine implements Host {
 
   /** Octets of client input held: unread input, a partial line, message data not yet delivered. */
   get bufferedInput(): number {
+    if (this.closed) return 0
     return this.input.length - this.pos + this.lines.buffered + (this.reader?.buffered ?? 0)
   }
 
@@ -197,6 +199,8 @@ export class Engine implements Host {
   }
 
   decide<K extends keyof DecisionEvents>(event: K, payload: DecisionEvents[K], then: (settled: readonly Settled[]) => void): void {
+    // A closed session asks nobody anything (a listener may have closed it mid-command).
+    if (this.closed) return
     const gate = this.options.gate
     if (!gate || this.listeners.count(event) === 0) return this.dispatchDecision(event, payload, then, null)
     const slot = gate.tryAcquire()
@@ -222,7 +226,8 @@ export class Engine implements Host {
     if (Array.isArray(result)) {
       release?.()
       this.reportErrors(event, result)
-      then(result)
+      // A listener may have closed the session; the command then goes no further.
+      if (!this.closed) then(result)
       return
     }
     this.waiting = true
@@ -231,8 +236,9 @@ export class Engine implements Host {
       (settled) => {
         release?.()
         this.waiting = false
-        if (this.closed) return
+        // Errors are reported even when the session ended meanwhile: a failure is never lost.
         this.reportErrors(event, settled)
+        if (this.closed) return
         this.guarded(() => then(settled))
         this.pump()
       },
@@ -244,6 +250,8 @@ export class Engine implements Host {
   }
 
   notice<K extends keyof NoticeEvents>(event: K, payload: NoticeEvents[K]): void {
+    // After `close`, only `error` may still be told (a listener that fails late).
+    if (this.closeNotified && event !== 'error') return
     const result = this.listeners.dispatch(event, payload as SmtpEvents[K])
     if (Array.isArray(result)) return this.reportErrors(event, result)
     this.track(result.then((settled) => this.reportErrors(event, settled)))
@@ -269,6 +277,7 @@ export class Engine implements Host {
   }
 
   setReader(reader: InputReader | null): void {
+    if (this.closed) return
     this.reader = reader
     this.progress++
   }
@@ -278,6 +287,8 @@ export class Engine implements Host {
   }
 
   endTransaction(reason: TransactionEndReason): void {
+    // Once closed, the transaction was already ended (as 'closed') by close() itself.
+    if (this.closed && reason !== 'closed') return
     const transaction = this.transaction
     this.transaction = null
     // Postfix XFORWARD attributes describe one transaction.
@@ -362,6 +373,7 @@ export class Engine implements Host {
     const summary = `${commands} commands, ${messages} messages, ${bytesIn} octets in, ${bytesOut} out`
     this.log.info(`closed (${reason}${transaction ? ', transaction aborted' : ''}): ${summary}`)
     this.notice('close', { session: this.session, reason, aborted: transaction !== null })
+    this.closeNotified = true
   }
 
   private timedOut(what: Expiry): void {

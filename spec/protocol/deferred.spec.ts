@@ -202,6 +202,47 @@ describe('SmtpProtocol', () => {
       })
     })
 
+    describe('a listener that ends the session', () => {
+      // Regression (issue 6, found by the fuzzer): a listener that closed the session synchronously
+      // did not stop the command, so `message` was still asked and `transaction` told after `close`.
+      it('stops the command when a listener closes the session synchronously', async () => {
+        const message = sinon.spy()
+        const { smtp, client } = await startAt('rcpt', { chunkSize: 1 }, (s) => {
+          s.on('dataChunk', () => s.close())
+          s.on('message', message)
+        })
+        const log = recordEvents(smtp, ['dataChunk'])
+        client.write(crlf('DATA', 'hi', '.'))
+        await client.settle()
+        expect(message.called).to.equal(false)
+        expect(log).to.deep.equal(['data', 'headers', 'transaction:closed', 'close:shutdown:aborted'])
+        expect(smtp.session.counters.messages).to.equal(0)
+        expect(smtp.bufferedInput).to.equal(0)
+      })
+
+      // Regression (issue 6, found by the fuzzer): a 421 refusal of the message closed the session,
+      // then a second `transaction` event followed `close`.
+      it('tells nothing after close when a refusal of the message is a 421', async () => {
+        const { smtp, client } = await startAt('rcpt', {}, (s) => s.on('message', async () => Promise.reject(new SmtpError(421, 'Go away', '4.7.0'))))
+        const log = recordEvents(smtp)
+        expect(await client.send('DATA', 'hi', '.')).to.deep.equal(['354 End data with <CR><LF>.<CR><LF>', '421 4.7.0 Go away'])
+        expect(log).to.deep.equal(['data', 'headers', 'dataChunk', 'message', 'transaction:closed', 'close:protocol:aborted'])
+      })
+
+      it('still reports a listener that fails after the session closed', async () => {
+        const failing = deferred<Verdict>()
+        const { smtp, client } = await startAt('ehlo', {}, (s) => s.on('sender', () => failing.promise))
+        const errors: string[] = []
+        smtp.on('error', ({ error, event }) => void errors.push(`${event}: ${error.message}`))
+        client.write(crlf('MAIL FROM:<a@b.test>'))
+        await nextTurn()
+        smtp.destroy()
+        failing.reject(new Error('too late'))
+        await smtp.settled()
+        expect(errors).to.deep.equal(['sender: too late'])
+      })
+    })
+
     describe('listener registry', () => {
       it('runs a once() listener a single time', async () => {
         const once = sinon.spy()
