@@ -37,6 +37,17 @@ class StreamTransport implements SmtpTransport {
     return stream.write(chunk)
   }
 
+  writev(chunks: readonly Buffer[]): boolean {
+    const stream = this.stream
+    if (stream.destroyed || stream.writableEnded) return true
+    // Corked writes leave in one writev call (one syscall on a socket), with no copy to join them.
+    stream.cork()
+    let ok = true
+    for (const chunk of chunks) ok = stream.write(chunk)
+    stream.uncork()
+    return ok
+  }
+
   end(): void {
     if (!this.stream.destroyed && !this.stream.writableEnded) this.stream.end()
   }

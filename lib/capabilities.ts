@@ -72,12 +72,16 @@ export function commandLineLimit(options: ResolvedOptions, authOffered: boolean)
  * LOGIN when an auth listener exists; without TLS, only those that send no secret in the clear
  * unless `allowInsecureAuth` (RFC 4954 §4, §14).
  */
-export function offeredMechanisms(options: ResolvedOptions, secure: boolean, hasAuthListener: boolean): SaslMechanismName[] {
-  if (options.authPolicy === 'forbidden') return []
-  const wanted = options.authMechanisms ?? (hasAuthListener ? ['PLAIN', 'LOGIN'] : [])
-  if (secure || options.allowInsecureAuth) return [...wanted]
+export function offeredMechanisms(options: ResolvedOptions, secure: boolean, hasAuthListener: boolean): readonly SaslMechanismName[] {
+  if (options.authPolicy === 'forbidden') return NONE
+  const wanted = options.authMechanisms ?? (hasAuthListener ? PLAIN_AND_LOGIN : NONE)
+  if (wanted.length === 0 || secure || options.allowInsecureAuth) return wanted
   return wanted.filter((name) => MECHANISMS.get(name)?.plaintext === false)
 }
+
+// Asked before every command line: the common answers allocate nothing.
+const NONE: readonly SaslMechanismName[] = Object.freeze([])
+const PLAIN_AND_LOGIN: readonly SaslMechanismName[] = Object.freeze(['PLAIN', 'LOGIN'])
 
 /** RFC 4954 §4: an AUTH command or SASL response line may be up to 12288 octets. */
 export const AUTH_LINE_LIMIT = 12288

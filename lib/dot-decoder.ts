@@ -26,6 +26,7 @@ export interface DotDecoderOptions {
 const CR = 0x0d
 const LF = 0x0a
 const DOT = 0x2e
+const CRLF_DOT = Buffer.from('\r\n.')
 const CR_BYTES = Buffer.from('\r')
 const LF_BYTES = Buffer.from('\n')
 const CRLF_BYTES = Buffer.from('\r\n')
@@ -138,6 +139,11 @@ export class DotDecoder {
           }
           break
         case IN_LINE: {
+          const after = this.cleanLines(view, i, end)
+          if (after !== i) {
+            i = after // whole clean lines consumed; they stay in the pending output segment
+            break
+          }
           const lf = view.indexOf(LF, i)
           const stop = lf < 0 ? end : lf
           this.lineFrom = i
@@ -172,6 +178,47 @@ export class DotDecoder {
     }
     this.emit(view, seg, end, out)
     return end
+  }
+
+  /**
+   * The fast lane: consumes whole clean lines (CRLF-terminated, within the line limit, no bare CR)
+   * from an IN_LINE position and returns where it stopped, leaving the state BEGIN_LINE, CR_SEEN or
+   * IN_LINE. Anything else (a dot line, a bare CR or LF, a long or unfinished line) is left for the
+   * state machine, so the result is the same as its own. Returns `i` when it consumed nothing.
+   */
+  private cleanLines(view: Buffer, i: number, end: number): number {
+    if (!this.checkEndings && this.maxLine === 0 && this.dotStuffed) {
+      // Nothing to check per line: only a dot after CRLF matters, so jump to the next one.
+      const at = view.indexOf(CRLF_DOT, i)
+      if (at >= 0) {
+        this.state = BEGIN_LINE
+        this.lineLength = 0
+        return at + 2
+      }
+      // No dot line in this input: the end may still start one (CR or CRLF, then a dot next time).
+      this.state = view[end - 1] === CR ? CR_SEEN : end - i >= 2 && view[end - 2] === CR && view[end - 1] === LF ? BEGIN_LINE : IN_LINE
+      return end
+    }
+    const max = this.maxLine
+    let consumed = i
+    for (;;) {
+      const lf = view.indexOf(LF, i)
+      if (lf <= i || view[lf - 1] !== CR) break
+      if (this.checkEndings) {
+        if (this.nextCr >= 0 && this.nextCr < i) this.nextCr = view.indexOf(CR, i)
+        if (this.nextCr >= 0 && this.nextCr < lf - 1) break // a bare CR in this line
+        this.nextCr = view.indexOf(CR, lf + 1)
+      }
+      if (max > 0 && this.lineLength + (lf - 1 - i) + 2 > max) break
+      this.lineLength = 0
+      i = lf + 1
+      consumed = i
+      this.state = BEGIN_LINE
+      // At the end of the input, or before a dot, the state machine takes over from BEGIN_LINE.
+      if (i === end || (this.dotStuffed && view[i] === DOT)) break
+      this.state = IN_LINE
+    }
+    return consumed
   }
 
   /** Deals with bare CRs in view[from, stop - 1); returns the new start of pending output. */

@@ -85,7 +85,13 @@ export class Engine implements Host {
   }
 
   get lineLimit(): number {
-    return commandLineLimit(this.options, this.capabilities().authMechanisms.length > 0)
+    return commandLineLimit(this.options, this.authOffered())
+  }
+
+  /** True when some SASL mechanism is on offer now. */
+  private authOffered(): boolean {
+    const hasAuthListener = this.hasListeners('plainAuth') || this.hasListeners('auth')
+    return offeredMechanisms(this.options, this.session.tls !== null, hasAuthListener).length > 0
   }
 
   /** True when a verdict is pending. */
@@ -293,7 +299,7 @@ export class Engine implements Host {
     this.transaction = null
     // Postfix XFORWARD attributes describe one transaction.
     this.session.forwarded = null
-    if (transaction && reason !== 'delivered') transaction.abort.abort(new SmtpwireError('SMTPWIRE_ERR_ABORTED', `transaction ended: ${reason}`))
+    if (transaction && reason !== 'delivered') transaction.abort(reason)
     this.notice('transaction', { session: this.session, reason, transaction })
   }
 
@@ -433,8 +439,8 @@ export class Engine implements Host {
   }
 
   private readCommand(input: Buffer, pos: number): number {
-    const auth = this.capabilities().authMechanisms.length > 0
-    const limit = this.lineLimit
+    const auth = this.authOffered()
+    const limit = commandLineLimit(this.options, auth)
     // Frame at the AUTH limit when AUTH is offered; other commands are held to theirs below.
     const end = this.lines.read(input, pos, auth ? Math.max(limit, AUTH_LINE_LIMIT) : limit)
     const { line, fault } = this.lines
@@ -460,12 +466,18 @@ export class Engine implements Host {
   private flush(): void {
     if (this.out.length === 0) return
     const transport = this.transport
-    const data = this.out.length === 1 ? (this.out[0] as Buffer) : Buffer.concat(this.out, this.outLength)
+    const batch = this.out
+    const length = this.outLength
     this.out = []
     this.outLength = 0
     if (!transport) return
-    this.session.counters.bytesOut += data.length
-    if (!transport.write(data)) this.outputBlocked = true
+    this.session.counters.bytesOut += length
+    // A batch of pipelined replies goes out in one write, without joining them first when it can.
+    let ok: boolean
+    if (batch.length === 1) ok = transport.write(batch[0] as Buffer)
+    else if (transport.writev) ok = transport.writev(batch)
+    else ok = transport.write(Buffer.concat(batch, length))
+    if (!ok) this.outputBlocked = true
   }
 
   private wantsInput(): boolean {

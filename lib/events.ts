@@ -239,7 +239,11 @@ export class Listeners {
  * Combines listener results in listener order: the first that does not accept decides; if all
  * accept, the first positive `SmtpReply` is used. `pick` maps a value first (LMTP per-recipient).
  */
+const ACCEPTED: Outcome = Object.freeze({ kind: 'accept', reply: null })
+
 export function combine(settled: readonly Settled[], pick: (value: unknown) => unknown = (v) => v): Outcome {
+  // No listener, or every listener accepted plainly: one shared answer, nothing allocated.
+  if (settled.length === 0) return ACCEPTED
   let positive: Reply | null = null
   for (const result of settled) {
     if (!result.ok) {
@@ -254,11 +258,14 @@ export function combine(settled: readonly Settled[], pick: (value: unknown) => u
       positive ??= value
     }
   }
-  return { kind: 'accept', reply: positive }
+  return positive ? { kind: 'accept', reply: positive } : ACCEPTED
 }
 
 /** The errors in `settled` that are not SmtpErrors, to be reported on the `error` event. */
-export function unexpectedErrors(settled: readonly Settled[]): Error[] {
+const NO_ERRORS: readonly Error[] = Object.freeze([])
+
+export function unexpectedErrors(settled: readonly Settled[]): readonly Error[] {
+  if (settled.every((result) => result.ok)) return NO_ERRORS
   const errors: Error[] = []
   for (const result of settled) {
     if (!result.ok && !(result.error instanceof SmtpError)) {

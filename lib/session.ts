@@ -1,5 +1,5 @@
 // The facts of one session and one mail transaction, as listeners see them (read-only views),
-// with the mutable records the protocol keeps behind them. Plain data; no behaviour.
+// with the mutable records the protocol keeps behind them. Data, and a transaction's AbortSignal.
 
 import { randomBytes } from 'node:crypto'
 import type { Mailbox } from './address.js'
@@ -106,19 +106,46 @@ export type SessionState = { -readonly [K in Exclude<keyof SessionInfo, 'counter
   counters: SessionCounters
 }
 
-/** The mutable record behind TransactionInfo. */
-export interface TransactionState {
-  readonly id: string
-  readonly from: Mailbox | null
-  readonly mailParams: MailParams
-  to: RecipientInfo[]
-  via: 'DATA' | 'BDAT' | null
-  size: number
-  readonly startedAt: Date
-  readonly forwarded: Readonly<Record<string, string>> | null
-  readonly signal: AbortSignal
-  /** Aborts `signal`. */
-  readonly abort: AbortController
+/**
+ * The mutable record behind TransactionInfo. Its AbortSignal is made only when someone asks for
+ * it: most transactions end without anyone listening, and a controller per message shows up in
+ * profiles of many small messages.
+ */
+export class TransactionState implements TransactionInfo {
+  to: RecipientInfo[] = []
+  via: 'DATA' | 'BDAT' | null = null
+  size = 0
+  readonly startedAt = new Date()
+  private controller: AbortController | null = null
+  private endedBecause: string | null = null
+
+  constructor(
+    readonly id: string,
+    readonly from: Mailbox | null,
+    readonly mailParams: MailParams,
+    readonly forwarded: Readonly<Record<string, string>> | null,
+  ) {}
+
+  get signal(): AbortSignal {
+    if (!this.controller) {
+      this.controller = new AbortController()
+      if (this.endedBecause !== null) this.controller.abort(abortReason(this.endedBecause))
+    }
+    return this.controller.signal
+  }
+
+  /** The transaction ended without its message being accepted. */
+  abort(because: string): void {
+    if (this.endedBecause !== null) return
+    this.endedBecause = because
+    this.controller?.abort(abortReason(because))
+  }
+}
+
+function abortReason(because: string): Error {
+  const error = new Error(`transaction ended: ${because}`)
+  error.name = 'AbortError'
+  return error
 }
 
 const ID_PREFIX = randomBytes(3).toString('hex')

@@ -36,7 +36,11 @@ export class SessionTimers {
   waitFor(kind: IdleKind, progress: boolean): void {
     const ms = kind === 'data' ? this.limits.dataTimeout : this.limits.commandTimeout
     if (ms === 0) return this.pause()
-    if (this.idle && this.idleKind === kind && !progress) return
+    if (this.idle && this.idleKind === kind) {
+      // Restarting the running timer in place is cheaper than a new one (this runs on every read).
+      if (progress) this.idle.refresh()
+      return
+    }
     this.pause()
     this.idleKind = kind
     this.idle = this.timer(kind, ms)

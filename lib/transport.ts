@@ -9,6 +9,11 @@ export interface SmtpTransport {
    * input until `SmtpProtocol.drained()` is called.
    */
   write(chunk: Buffer): boolean
+  /**
+   * Writes several replies at once (a pipelined batch), like `write` for each in order. Optional:
+   * without it the protocol joins them into one Buffer for `write`.
+   */
+  writev?(chunks: readonly Buffer[]): boolean
   /** Ends the connection once written bytes are flushed. */
   end(): void
   /** Stop delivering input until `resume()`: the protocol is waiting for a listener or for output. */

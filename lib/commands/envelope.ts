@@ -7,6 +7,7 @@ import type { Host } from '../host.js'
 import { parseMailParams, parseRcptParams, type ParamExtensions } from '../params.js'
 import type { Command } from '../parser.js'
 import { REPLIES } from '../replies.js'
+import { TransactionState } from '../session.js'
 import { replyFor } from './answer.js'
 import { hasDataStarted } from './data.js'
 
@@ -48,19 +49,8 @@ export function mail(host: Host, command: Mail): void {
     const outcome = combine(settled)
     if (outcome.kind === 'accept') {
       transactionSerial = (transactionSerial + 1) % Number.MAX_SAFE_INTEGER
-      const abort = new AbortController()
-      host.transaction = {
-        id: `${session.id}.${transactionSerial.toString(36)}`,
-        from: command.from,
-        mailParams: params,
-        to: [],
-        via: null,
-        size: 0,
-        startedAt: new Date(),
-        forwarded: session.forwarded,
-        signal: abort.signal,
-        abort,
-      }
+      const id = `${session.id}.${transactionSerial.toString(36)}`
+      host.transaction = new TransactionState(id, command.from, params, session.forwarded)
       session.counters.transactions++
     }
     host.send(replyFor(outcome, REPLIES.senderOk, REPLIES.senderRejected))
