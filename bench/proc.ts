@@ -1,0 +1,156 @@
+// Process plumbing for the benchmarks: server child processes, their memory and CPU from /proc
+// (Linux), the file-descriptor limit, and a description of the machine.
+
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
+import { readFileSync, writeFileSync } from 'node:fs'
+import { cpus } from 'node:os'
+
+/** A server running in a child process, listening on `port`. */
+export interface ServerChild {
+  readonly process: ChildProcess
+  readonly pid: number
+  readonly port: number
+  /** What the child wrote to stderr so far. */
+  readonly stderr: () => string
+  /** Asks the child to collect garbage (needs `--expose-gc` and the IPC channel); resolves when done. */
+  gc(): Promise<void>
+  /** SIGTERM, then waits for the exit; resolves with the exit code. */
+  stop(): Promise<number | null>
+}
+
+/**
+ * Spawns `node [nodeFlags] script args` and resolves once a stdout line matches `ready` (its
+ * first group is the port). Rejects if the child exits first.
+ */
+export async function spawnServer(
+  script: string,
+  args: readonly string[],
+  ready: RegExp,
+  nodeFlags: readonly string[] = [],
+): Promise<ServerChild> {
+  const child = spawn(process.execPath, [...nodeFlags, script, ...args], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] })
+  let errors = ''
+  child.stderr?.on('data', (text: Buffer) => (errors += text.toString()))
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+  const port = await new Promise<number>((resolve, reject) => {
+    let printed = ''
+    const onData = (text: Buffer): void => {
+      printed += text.toString()
+      const match = ready.exec(printed)
+      if (match) {
+        child.stdout?.off('data', onData)
+        // Keep draining stdout so a chatty child never blocks on a full pipe.
+        child.stdout?.resume()
+        resolve(Number(match[1]))
+      }
+    }
+    child.stdout?.on('data', onData)
+    void exited.then((code) => reject(new Error(`${script} exited with ${code} before it was ready: ${errors}`)))
+  })
+  const pid = child.pid ?? 0
+  return {
+    process: child,
+    pid,
+    port,
+    stderr: () => errors,
+    gc: () =>
+      new Promise<void>((resolve) => {
+        if (!child.connected) return resolve()
+        child.once('message', () => resolve())
+        child.send('gc')
+      }),
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM')
+      return exited
+    },
+  }
+}
+
+/** Memory of a process from /proc/<pid>/status, in octets. */
+export interface MemoryStatus {
+  /** Resident set size now (VmRSS). */
+  readonly rss: number
+  /** Peak resident set size (VmHWM), since start or since `resetPeak`. */
+  readonly peak: number
+}
+
+/** Reads VmRSS and VmHWM of `pid` (default: this process). */
+export function memoryStatus(pid: number | 'self' = 'self'): MemoryStatus {
+  const status = readFileSync(`/proc/${pid}/status`, 'latin1')
+  const field = (name: string): number => {
+    const kib = new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1]
+    return kib === undefined ? Number.NaN : Number(kib) * 1024
+  }
+  return { rss: field('VmRSS'), peak: field('VmHWM') }
+}
+
+/** Resets VmHWM of `pid` to its current RSS (Linux ≥ 4.0, own processes). Returns false if it could not. */
+export function resetPeak(pid: number): boolean {
+  try {
+    writeFileSync(`/proc/${pid}/clear_refs`, '5')
+    return true
+  } catch {
+    return false
+  }
+}
+
+let ticksPerSecond = 0
+
+/** User + system CPU time `pid` has used, in milliseconds, from /proc/<pid>/stat. */
+export function cpuTimeMs(pid: number): number {
+  if (ticksPerSecond === 0) {
+    try {
+      ticksPerSecond = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100
+    } catch {
+      ticksPerSecond = 100
+    }
+  }
+  const stat = readFileSync(`/proc/${pid}/stat`, 'latin1')
+  // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / ticksPerSecond
+}
+
+/** Samples the RSS of `pid` every `everyMs`; `stop()` returns the largest seen. */
+export function sampleRss(pid: number | 'self', everyMs = 25): { stop: () => number } {
+  let largest = 0
+  const sample = (): void => {
+    try {
+      largest = Math.max(largest, pid === 'self' ? process.memoryUsage.rss() : memoryStatus(pid).rss)
+    } catch {
+      // The process is gone: the samples so far stand.
+    }
+  }
+  sample()
+  const timer = setInterval(sample, everyMs)
+  return {
+    stop: () => {
+      clearInterval(timer)
+      sample()
+      return largest
+    },
+  }
+}
+
+/** The soft limit on open files of this process (what `ulimit -n` shows), or Infinity. */
+export function openFileLimit(): number {
+  const limits = readFileSync('/proc/self/limits', 'latin1')
+  const match = /^Max open files\s+(\S+)/m.exec(limits)
+  return !match || match[1] === 'unlimited' ? Number.POSITIVE_INFINITY : Number(match[1])
+}
+
+/** CPU model, cores, Node version: one line for a report. */
+export function machine(): string {
+  let model = cpus()[0]?.model ?? 'unknown CPU'
+  try {
+    model = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'latin1'))?.[1] ?? model
+  } catch {
+    // Not Linux: os.cpus() said what it could.
+  }
+  return `${model}, ${cpus().length} cores, Node ${process.version}, ${process.platform} ${process.arch}`
+}
+
+/** Octets as MiB with one decimal. */
+export function mib(octets: number): string {
+  return (octets / 1024 / 1024).toFixed(1)
+}

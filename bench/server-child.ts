@@ -1,0 +1,75 @@
+// One benchmark server in its own process: `node dist/bench/server-child.js smtpwire|smtp-server|raw`.
+// Each discards what it receives, prints `listening on PORT`, collects garbage when the parent
+// asks over IPC, and exits on SIGTERM or when the parent goes away.
+
+import { pathToFileURL } from 'node:url'
+import { SMTPServer } from 'smtp-server'
+import { SmtpServer } from '../lib/index.js'
+import { startRawSink } from './raw-sink.js'
+
+/** The servers compare.ts measures. */
+export const SERVER_KINDS = ['smtpwire', 'smtp-server', 'raw'] as const
+/** One of SERVER_KINDS. */
+export type ServerKind = (typeof SERVER_KINDS)[number]
+
+// Far above the benchmark's largest message: the limit must never be what is measured.
+const MAX_SIZE = 1024 * 1024 * 1024
+
+/** Starts smtpwire with a discarding handler; resolves with the port and a close function. */
+async function startSmtpwire(): Promise<{ port: number; close: () => Promise<void> }> {
+  const server = new SmtpServer(
+    { domain: 'bench.test', collectBody: false, maxMessageSize: MAX_SIZE, maxConnections: 0 },
+    (smtp) => {
+      smtp.on('dataChunk', () => undefined)
+      smtp.on('message', () => true)
+    },
+  )
+  const { port } = await server.listen(0, '127.0.0.1')
+  return { port, close: () => server.close() }
+}
+
+/** Starts nodemailer's smtp-server with an onData that drains the stream. */
+async function startSmtpServer(): Promise<{ port: number; close: () => Promise<void> }> {
+  const server = new SMTPServer({
+    name: 'bench.test',
+    size: MAX_SIZE,
+    disabledCommands: ['AUTH', 'STARTTLS'],
+    // smtpwire does no reverse DNS unless asked; neither may this one.
+    disableReverseLookup: true,
+    logger: false,
+    onData(stream, _session, callback) {
+      stream.on('data', () => undefined)
+      stream.on('end', () => callback())
+    },
+  })
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => resolve())
+  })
+  const address = server.server.address()
+  const port = typeof address === 'object' && address ? address.port : 0
+  return { port, close: () => new Promise<void>((resolve) => server.close(() => resolve())) }
+}
+
+async function main(): Promise<void> {
+  const kind = process.argv[2]
+  const start = { smtpwire: startSmtpwire, 'smtp-server': startSmtpServer, raw: () => startRawSink() }[kind ?? '']
+  if (!start) throw new Error(`usage: server-child.js ${SERVER_KINDS.join('|')}`)
+  const started = await start()
+  process.on('message', () => {
+    globalThis.gc?.()
+    process.send?.('gc done')
+  })
+  // Without a parent there is nobody to measure for.
+  process.on('disconnect', () => process.exit(0))
+  process.on('SIGTERM', () => void started.close().finally(() => process.exit(0)))
+  process.stdout.write(`listening on ${started.port}\n`)
+}
+
+// Imported (by compare.ts, for the kinds) it starts nothing.
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().catch((error: unknown) => {
+    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`)
+    process.exit(1)
+  })
+}
