@@ -18,6 +18,28 @@ export interface DriverOptions {
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
 
 /**
+ * Splits reply text as it arrives (in any pieces) into whole replies, each one string with its
+ * lines joined by `\n` and no CRLF.
+ */
+export class ReplySplitter {
+  private partial = ''
+  private lines: string[] = []
+
+  /** Takes more text; returns the replies it completed. */
+  push(text: string): string[] {
+    const replies: string[] = []
+    const parts = (this.partial + text).split('\r\n')
+    this.partial = parts.pop() ?? ''
+    for (const line of parts) {
+      this.lines.push(line)
+      // RFC 5321 §4.2.1: the last line of a reply has a space (or nothing) after the code.
+      if (line.length <= 3 || line[3] === ' ') replies.push(this.lines.splice(0).join('\n'))
+    }
+    return replies
+  }
+}
+
+/**
  * Drives an `SmtpProtocol` in memory. Each reply is one string, its lines joined by `\n`
  * without CRLF: `'250 2.1.0 Sender OK'`, `'250-mx greets c\n250 PIPELINING'`.
  *
@@ -38,8 +60,7 @@ export class SmtpDriver {
   paused = false
   /** Every byte the protocol wrote, as text. */
   transcript = ''
-  private partial = ''
-  private lines: string[] = []
+  private readonly splitter = new ReplySplitter()
   private readonly replies: string[] = []
 
   constructor(
@@ -106,12 +127,6 @@ export class SmtpDriver {
 
   private take(text: string): void {
     this.transcript += text
-    const parts = (this.partial + text).split('\r\n')
-    this.partial = parts.pop() ?? ''
-    for (const line of parts) {
-      this.lines.push(line)
-      // RFC 5321 §4.2.1: the last line of a reply has a space (or nothing) after the code.
-      if (line.length <= 3 || line[3] === ' ') this.replies.push(this.lines.splice(0).join('\n'))
-    }
+    this.replies.push(...this.splitter.push(text))
   }
 }

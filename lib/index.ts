@@ -8,7 +8,7 @@ export type { ReverseLookup } from './reverse-dns.js'
 export type { ProxyHeader, ProxyAddress } from './proxy-header.js'
 export type { StreamUpgrade } from './attach.js'
 export { createSelfSignedCertificate, type SelfSignedCertificate, type SelfSignedOptions } from './certificate.js'
-export { SmtpDriver } from './driver.js'
+export { ReplySplitter, SmtpDriver, type DriverOptions } from './driver.js'
 export { SmtpError, SmtpReply, SmtpwireError, type SmtpwireErrorCode } from './errors.js'
 export { REPLIES, formatReply, type EnhancedCode, type Reply, type ReplyKey } from './replies.js'
 export {

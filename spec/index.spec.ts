@@ -7,6 +7,7 @@ describe('smtpwire (the public entry point)', () => {
       'DEFAULT_CHUNK_SIZE',
       'DEFAULT_MAX_MESSAGE_SIZE',
       'REPLIES',
+      'ReplySplitter',
       'SmtpDriver',
       'SmtpError',
       'SmtpProtocol',

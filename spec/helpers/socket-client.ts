@@ -3,12 +3,12 @@
 
 import net from 'node:net'
 import tls from 'node:tls'
+import { ReplySplitter } from '../../lib/driver.js'
 
 /** A raw SMTP client connection. */
 export class SocketClient {
-  private buffered = ''
+  private readonly splitter = new ReplySplitter()
   private received = ''
-  private lines: string[] = []
   private readonly replies: string[] = []
   private waiters: Array<() => void> = []
   /** True once the server closed the connection. */
@@ -95,12 +95,7 @@ export class SocketClient {
 
   private take(text: string): void {
     this.received += text
-    const parts = (this.buffered + text).split('\r\n')
-    this.buffered = parts.pop() ?? ''
-    for (const line of parts) {
-      this.lines.push(line)
-      if (line.length <= 3 || line[3] === ' ') this.replies.push(this.lines.splice(0).join('\n'))
-    }
+    this.replies.push(...this.splitter.push(text))
     this.wake()
   }
 
