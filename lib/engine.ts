@@ -80,12 +80,9 @@ export class Engine implements Host {
     this.log = sessionLogger(options.logger, this.session.id)
   }
 
-  get usesEnhancedCodes(): boolean {
+  /** Enhanced status codes go on replies once EHLO/LHLO was accepted (RFC 2034 §3). */
+  private get usesEnhancedCodes(): boolean {
     return this.options.enhancedStatusCodes && (this.session.heloVerb === 'EHLO' || this.session.heloVerb === 'LHLO')
-  }
-
-  get lineLimit(): number {
-    return commandLineLimit(this.options, this.authOffered())
   }
 
   /** True when some SASL mechanism is on offer now. */

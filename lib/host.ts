@@ -32,8 +32,6 @@ export interface Host {
   transaction: TransactionState | null
   /** True after the connect decision refused the client: only QUIT is served (RFC 5321 §3.1). */
   readonly refused: boolean
-  /** True when enhanced status codes go on replies (ENHANCEDSTATUSCODES on and EHLO/LHLO given). */
-  readonly usesEnhancedCodes: boolean
   /** Queues a reply. A 421 also closes the session once it is written. */
   send(reply: Reply): void
   /** Queues the reply to a failed command, counting it toward `maxErrors` (which may close with 421). */
@@ -54,8 +52,6 @@ export interface Host {
   endTransaction(reason: TransactionEndReason): void
   /** What EHLO advertises now (STARTTLS, AUTH, XCLIENT depend on the session). */
   capabilities(): CapabilityFacts
-  /** The longest command line accepted now. */
-  readonly lineLimit: number
   /**
    * STARTTLS: sends 220, discards input already read, and upgrades the transport; the session
    * resumes (state reset) once TLS is up, or closes when the handshake fails.
