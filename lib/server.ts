@@ -214,14 +214,13 @@ export class SmtpServer extends EventEmitter {
         stream = secure.stream
         facts.tls = secure.tls
       }
-      const refusal = this.refusal(facts.remoteAddress ?? '')
-      if (refusal) {
-        this.log.warn(`refused ${facts.remoteAddress}: ${String(refusal.text)}`)
-        // In place of a greeting, but with its enhanced code: clients read it to decide when to retry.
-        stream.end(formatReply(refusal, true))
-        return
+      // Checked before the lookup so a flood costs no DNS queries, and again after it: the count
+      // is only taken in startSession, so nothing may be awaited between the last check and that.
+      if (this.refused(stream, facts)) return
+      if (this.lookup && facts.remoteAddress) {
+        facts.clientHostname = await this.lookup(facts.remoteAddress)
+        if (this.refused(stream, facts)) return
       }
-      if (this.lookup && facts.remoteAddress) facts.clientHostname = await this.lookup(facts.remoteAddress)
       if (this.closing) return void stream.end(formatReply(REPLIES.shuttingDown, true))
       this.startSession(stream, socket, facts, options)
     } catch (error) {
@@ -230,6 +229,16 @@ export class SmtpServer extends EventEmitter {
       if (this.listenerCount('connectionError') > 0) this.emit('connectionError', error, facts)
       socket.destroy()
     }
+  }
+
+  /** Ends the stream with a 421 when the client is over a connection limit. */
+  private refused(stream: Duplex, facts: SessionFacts): boolean {
+    const refusal = this.refusal(facts.remoteAddress ?? '')
+    if (!refusal) return false
+    this.log.warn(`refused ${facts.remoteAddress}: ${String(refusal.text)}`)
+    // In place of a greeting, but with its enhanced code: clients read it to decide when to retry.
+    stream.end(formatReply(refusal, true))
+    return true
   }
 
   /** The 421 for a client over a connection limit, or null. */
@@ -245,21 +254,25 @@ export class SmtpServer extends EventEmitter {
     const address = facts.remoteAddress ?? ''
     this.sessions.add(smtp)
     this.perAddress.set(address, (this.perAddress.get(address) ?? 0) + 1)
-    smtp.on('close', () => {
+    const release = (): void => {
       this.sessions.delete(smtp)
-      const finished: Promise<void> = smtp.settled().then(() => void this.finishing.delete(finished))
-      this.finishing.add(finished)
       const left = (this.perAddress.get(address) ?? 1) - 1
       if (left > 0) this.perAddress.set(address, left)
       else this.perAddress.delete(address)
+    }
+    smtp.on('close', () => {
+      release()
+      const finished: Promise<void> = smtp.settled().then(() => void this.finishing.delete(finished))
+      this.finishing.add(finished)
       // The protocol ended its side; a peer that never closes its own is not waited for forever.
-      setTimeout(() => socket.destroy(), LINGER_MS).unref()
+      const linger = setTimeout(() => socket.destroy(), LINGER_MS).unref()
+      socket.once('close', () => clearTimeout(linger))
     })
     try {
       this.handler(smtp, stream)
     } catch (error) {
       this.reportError(error)
-      this.sessions.delete(smtp)
+      release()
       socket.destroy()
       return
     }

@@ -104,6 +104,46 @@ describe('SmtpServer operations', () => {
       first.socket.destroy()
       other.socket.destroy()
     })
+
+    it('holds maxConnections for clients that arrive while reverse DNS is still answering', async () => {
+      const lookups: Array<(name: string) => void> = []
+      const allLooking = deferred<void>()
+      const s = create({
+        maxConnections: 1,
+        reverseDns: () =>
+          new Promise<string>((resolve) => {
+            lookups.push(resolve)
+            if (lookups.length === 3) allLooking.resolve()
+          }),
+      })
+      const { port } = await s.listen(0, '127.0.0.1')
+      const clients = await Promise.all([1, 2, 3].map(() => SocketClient.connect(port)))
+      await allLooking.promise
+      for (const answer of lookups) answer('client.example.net')
+      const greetings = (await Promise.all(clients.map((client) => client.read()))).map(([line]) => line)
+      expect(greetings.sort()).to.deep.equal([
+        '220 mx.test ESMTP smtpwire',
+        '421 4.7.0 Too many connections, try again later',
+        '421 4.7.0 Too many connections, try again later',
+      ])
+      for (const client of clients) client.socket.destroy()
+    })
+
+    it('gives the per-address slot back when the session handler throws', async () => {
+      let calls = 0
+      const errors: unknown[] = []
+      const s = create({ maxConnectionsPerAddress: 1 }, () => {
+        if (++calls === 1) throw new Error('handler bug')
+      })
+      s.on('error', (error) => void errors.push(error))
+      const { port } = await s.listen(0, '127.0.0.1')
+      const first = await SocketClient.connect(port)
+      await first.ended()
+      expect(errors.map((error) => (error as Error).message)).to.deep.equal(['handler bug'])
+      const second = await SocketClient.connect(port)
+      expect(await second.read()).to.deep.equal(['220 mx.test ESMTP smtpwire'])
+      second.socket.destroy()
+    })
   })
 
   describe('shutdown', () => {
