@@ -141,5 +141,11 @@ function unwire(stream: Duplex): Attachable | undefined {
  */
 export function attachStream(protocol: Attachable, stream: Duplex, facts?: SessionFacts, startTls?: StreamUpgrade): void {
   wire(protocol, stream)
-  protocol.open(startTls ? new UpgradableStreamTransport(stream, startTls) : new StreamTransport(stream), facts)
+  try {
+    protocol.open(startTls ? new UpgradableStreamTransport(stream, startTls) : new StreamTransport(stream), facts)
+  } catch (error) {
+    // A refused open (a second attach) must not leave this stream feeding someone else's session.
+    unwire(stream)
+    throw error
+  }
 }

@@ -79,6 +79,21 @@ describe('SmtpProtocol#attach', () => {
     hangUp(client)
   })
 
+  it('refuses a second attach and leaves that stream out of the session', async () => {
+    const first = duplexPair()
+    const second = duplexPair()
+    const smtp = new SmtpProtocol({ domain: 'mx.test' }).attach(first.server)
+    expect(() => smtp.attach(second.server)).to.throw('the protocol was already opened').with.property('code', 'SMTPWIRE_ERR_ALREADY_STARTED')
+    second.client.write('NOOP\r\n')
+    first.client.write('HELO c.test\r\n')
+    await nextTurn()
+    expect(drainText(first.client)).to.equal('220 mx.test ESMTP smtpwire\r\n250 mx.test greets c.test\r\n')
+    expect(drainText(second.client)).to.equal('')
+    hangUp(first.client)
+    second.server.on('error', () => undefined) // nothing of ours listens there: that is the point
+    hangUp(second.client)
+  })
+
   it('reports the end of a stream that closes without QUIT', async () => {
     const { server, client } = duplexPair()
     const smtp = new SmtpProtocol({ domain: 'mx.test' }).attach(server)
