@@ -326,6 +326,9 @@ export class Engine implements Host {
     transport.upgrade().then(
       (tls) => {
         this.waiting = false
+        // A 'drain' owed by the plaintext stream never comes once the transport swapped it; the
+        // handshake could only finish because the client read the 220, so output is flowing.
+        this.outputBlocked = false
         if (this.closed) return
         const session = this.session
         // RFC 3207 §4.2: forget everything learnt from the client before TLS, except the greeting.

@@ -77,6 +77,29 @@ describe('SmtpProtocol', () => {
       expect(ehlo).to.match(/^250-mx\.test greets c\.test/)
     })
 
+    it('reads again after the handshake even when the 220 write was held back', async () => {
+      // The plaintext stream's 'drain' never comes once it was swapped for the TLS one: a finished
+      // handshake is itself proof the client read the 220.
+      const smtp = new SmtpProtocol({ domain: 'mx.test' })
+      const written: string[] = []
+      smtp.open({
+        write: (chunk) => {
+          written.push(chunk.toString())
+          return !chunk.toString().startsWith('220 2.0.0')
+        },
+        end: () => undefined,
+        upgrade: async () => TLS,
+      })
+      smtp.feed(Buffer.from(crlf('EHLO c.test')))
+      await nextTurn()
+      smtp.feed(Buffer.from(crlf('STARTTLS')))
+      await nextTurn()
+      smtp.feed(Buffer.from(crlf('EHLO c.test')))
+      await nextTurn()
+      expect(written.slice(-2).map((reply) => reply.split('\r\n')[0])).to.deep.equal([READY, '250-mx.test greets c.test'])
+      smtp.close()
+    })
+
     it('closes without a reply and emits tlsError when the handshake fails', async () => {
       const failure = new Error('no shared cipher')
       const { smtp, client } = await connect({}, () => undefined, () => Promise.reject(failure))
