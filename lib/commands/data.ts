@@ -116,6 +116,8 @@ class BodyReader implements InputReader {
   ) {
     this.inputDone = remaining === 0
     this.chunkOctets = remaining ?? 0
+    // consume() never runs for a BDAT 0 LAST, so a header block still open ends here.
+    if (this.inputDone && last && body.headers?.finish()) body.headersReady = true
   }
 
   get buffered(): number {
@@ -237,7 +239,7 @@ class BodyReader implements InputReader {
   }
 }
 
-/** Reads and drops a refused BDAT chunk, then sends its reply. */
+/** Reads and drops a refused BDAT chunk, then answers it. */
 class SkipReader implements InputReader {
   readonly needsInput = true
   readonly timeout = 'data'
@@ -245,7 +247,7 @@ class SkipReader implements InputReader {
   constructor(
     private readonly host: Host,
     private remaining: number,
-    private readonly reply: Reply,
+    private readonly answer: () => void,
   ) {}
 
   read(input: Buffer, pos: number): number {
@@ -253,7 +255,7 @@ class SkipReader implements InputReader {
     this.remaining -= take
     if (this.remaining === 0) {
       this.host.setReader(null)
-      this.host.sendError(this.reply)
+      this.answer()
     }
     return pos + take
   }
@@ -283,9 +285,18 @@ export function data(host: Host): void {
 /** BDAT size [LAST]: the chunk's octets are always read, whatever the reply (RFC 3030 §2). */
 export function bdat(host: Host, command: Bdat): void {
   const { size, last } = command
-  const refuse = (reply: Reply): void => {
-    if (size > 0) host.setReader(new SkipReader(host, size, reply))
-    else host.sendError(reply)
+  /** With `ends`, this LAST chunk closes a transaction an earlier chunk already failed. */
+  const refuse = (reply: Reply, ends = false): void => {
+    const answer = (): void => {
+      host.sendError(reply)
+      if (!ends) return
+      // Under LMTP the last chunk is answered once per recipient, as finish() does (RFC 2033 §4.2).
+      const recipients = host.options.lmtp ? (host.transaction?.to.length ?? 1) : 1
+      for (let i = 1; i < recipients; i++) host.send(reply)
+      host.endTransaction('rejected')
+    }
+    if (size > 0) host.setReader(new SkipReader(host, size, answer))
+    else answer()
   }
   if (!host.options.chunking) return refuse(REPLIES.chunkingDisabled)
   if (host.session.heloVerb === 'HELO') return refuse(REPLIES.needEhlo)
@@ -294,7 +305,7 @@ export function bdat(host: Host, command: Bdat): void {
   if (transaction.via === 'DATA') return refuse(REPLIES.mixedDataAndBdat)
   if (transaction.to.length === 0) return refuse(REPLIES.needRcpt)
   const existing = bodies.get(transaction)
-  if (existing?.closed) return refuse(failureOf(existing) ?? REPLIES.badBdatSequence)
+  if (existing?.closed) return refuse(failureOf(existing) ?? REPLIES.badBdatSequence, last)
   const read = (body: Body): void => {
     const reader = new BodyReader(host, transaction, body, size, last)
     host.setReader(reader)

@@ -46,6 +46,14 @@ describe('SmtpProtocol', () => {
       expect(body).to.equal('0123456789\r\nabcdef\r\n')
     })
 
+    it('fires headers at BDAT 0 LAST when the header block was still open', async () => {
+      const seen: string[] = []
+      const { client } = await startAt('rcpt', {}, (smtp) => smtp.on('headers', ({ headers }) => void seen.push(String(headers))))
+      client.write(Buffer.concat([bdat('Subject: x'), Buffer.from('BDAT 0 LAST\r\n')]))
+      expect(await client.settle()).to.deep.equal(['250 2.0.0 10 octets received', '250 2.0.0 Message accepted'])
+      expect(seen).to.deep.equal(['Subject: x'])
+    })
+
     it('fires data once, and dataChunk batches that span chunks, then message', async () => {
       const chunks: string[] = []
       const { smtp, client } = await startAt('rcpt', { chunkSize: 6 }, (s) => s.on('dataChunk', (e) => void chunks.push(String(e.chunk))))
@@ -124,6 +132,21 @@ describe('SmtpProtocol', () => {
           '552 5.3.4 Message size exceeds fixed maximum message size',
           '250 2.0.0 OK',
         ])
+      })
+
+      it('ends the refused transaction with the LAST chunk, however long that chunk is', async () => {
+        for (const last of [bdat('g', true), Buffer.from('BDAT 0 LAST\r\n')]) {
+          const { smtp, client } = await startAt('rcpt', { maxMessageSize: 2 })
+          const log = recordEvents(smtp)
+          client.write(Buffer.concat([bdat('abc'), last]))
+          client.write(crlf('MAIL FROM:<a@b.test>'))
+          expect(await client.settle()).to.deep.equal([
+            '552 5.3.4 Message size exceeds fixed maximum message size',
+            '552 5.3.4 Message size exceeds fixed maximum message size',
+            '250 2.1.0 Sender OK',
+          ])
+          expect(log).to.deep.equal(['data', 'transaction:rejected', 'sender'])
+        }
       })
 
       it('answers the data listener’s refusal to the first chunk and to later ones', async () => {

@@ -82,6 +82,19 @@ describe('SmtpProtocol', () => {
       expect(await client.settle()).to.deep.equal(['550 5.7.1 Message rejected', '250 2.0.0 Message accepted'])
     })
 
+    it('answers a LAST chunk once per recipient when an earlier chunk was refused', async () => {
+      const client = new SmtpDriver({ domain: 'mx.test', lmtp: true, maxMessageSize: 2 })
+      await client.connect()
+      await client.send('LHLO c.test', 'MAIL FROM:<a@b.test>', 'RCPT TO:<one@mx.test>', 'RCPT TO:<two@mx.test>')
+      client.write('BDAT 3\r\nabcBDAT 1 LAST\r\nd' + crlf('MAIL FROM:<a@b.test>'))
+      expect(await client.settle()).to.deep.equal([
+        '552 5.3.4 Message size exceeds fixed maximum message size',
+        '552 5.3.4 Message size exceeds fixed maximum message size',
+        '552 5.3.4 Message size exceeds fixed maximum message size',
+        '250 2.1.0 Sender OK',
+      ])
+    })
+
     it('names LMTP in the Received header', async () => {
       const smtp = new SmtpProtocol({ domain: 'mx.test', lmtp: true, addReceivedHeader: true })
       let body = ''
