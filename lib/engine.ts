@@ -30,7 +30,7 @@ import {
 import type { Host, InputReader } from './host.js'
 import { LineReader } from './line-reader.js'
 import { redactCommand, sessionLogger, type Logger } from './logger.js'
-import type { ResolvedOptions } from './options.js'
+import type { ResolvedOptions, SaslMechanismName } from './options.js'
 import { parseCommand } from './parser.js'
 import { formatReply, REPLIES, type Reply } from './replies.js'
 import { newSession, type SessionFacts, type SessionState, type TransactionState } from './session.js'
@@ -87,8 +87,11 @@ export class Engine implements Host {
 
   /** True when some SASL mechanism is on offer now. */
   private authOffered(): boolean {
-    const hasAuthListener = this.hasListeners('plainAuth') || this.hasListeners('auth')
-    return offeredMechanisms(this.options, this.session.tls !== null, hasAuthListener).length > 0
+    return this.authMechanisms(this.session.tls !== null).length > 0
+  }
+
+  authMechanisms(secure: boolean): readonly SaslMechanismName[] {
+    return offeredMechanisms(this.options, secure, this.hasListeners('plainAuth') || this.hasListeners('auth'))
   }
 
   /** True when a verdict is pending. */
@@ -302,12 +305,12 @@ export class Engine implements Host {
 
   capabilities(): CapabilityFacts {
     const secure = this.session.tls !== null
-    const hasAuthListener = this.hasListeners('plainAuth') || this.hasListeners('auth')
+    const trusted = isTrustedProxy(this)
     return {
       canStartTls: this.options.tlsPolicy !== 'forbidden' && !secure && this.transport?.upgrade !== undefined,
-      authMechanisms: offeredMechanisms(this.options, secure, hasAuthListener),
-      xclient: isTrustedProxy(this) ? XCLIENT_ATTRIBUTES : null,
-      xforward: isTrustedProxy(this) ? XFORWARD_ATTRIBUTES : null,
+      authMechanisms: this.authMechanisms(secure),
+      xclient: trusted ? XCLIENT_ATTRIBUTES : null,
+      xforward: trusted ? XFORWARD_ATTRIBUTES : null,
     }
   }
 

@@ -4,7 +4,7 @@
 import type { CapabilityFacts } from './capabilities.js'
 import type { Logger } from './logger.js'
 import type { CloseReason, DecisionEvents, NoticeEvents, Settled, TransactionEndReason } from './events.js'
-import type { ResolvedOptions } from './options.js'
+import type { ResolvedOptions, SaslMechanismName } from './options.js'
 import type { Reply } from './replies.js'
 import type { SessionState, TransactionState } from './session.js'
 import type { IdleKind } from './timeouts.js'
@@ -52,6 +52,8 @@ export interface Host {
   endTransaction(reason: TransactionEndReason): void
   /** What EHLO advertises now (STARTTLS, AUTH, XCLIENT depend on the session). */
   capabilities(): CapabilityFacts
+  /** The SASL mechanisms on offer without TLS (`secure` false) or with it; empty when AUTH is not. */
+  authMechanisms(secure: boolean): readonly SaslMechanismName[]
   /**
    * STARTTLS: sends 220, discards input already read, and upgrades the transport; the session
    * resumes (state reset) once TLS is up, or closes when the handshake fails.

@@ -46,12 +46,20 @@ export function isIpRange(text: string): boolean {
   return typeof text === 'string' && parseRange(text) !== null
 }
 
-/** True when `address` lies in one of `ranges`. */
+// Options are resolved once and asked on every MAIL and RCPT: parse each list of ranges once.
+const parsedLists = new WeakMap<readonly string[], readonly (Range | null)[]>()
+
+function parsedRanges(ranges: readonly string[]): readonly (Range | null)[] {
+  let parsed = parsedLists.get(ranges)
+  if (!parsed) parsedLists.set(ranges, (parsed = ranges.map(parseRange)))
+  return parsed
+}
+
+/** True when `address` lies in one of `ranges` (a list that never changes: it is parsed once). */
 export function inRanges(address: string, ranges: readonly string[]): boolean {
   const octets = ipOctets(address)
   if (!octets) return false
-  return ranges.some((text) => {
-    const range = parseRange(text)
+  return parsedRanges(ranges).some((range) => {
     if (!range || range.network.length !== octets.length) return false
     const whole = Math.floor(range.prefix / 8)
     if (!octets.subarray(0, whole).equals(range.network.subarray(0, whole))) return false

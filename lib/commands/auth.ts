@@ -52,11 +52,13 @@ export function auth(host: Host, command: Auth): void {
   // RFC 4954 §4: no second AUTH once authenticated, and none during a mail transaction.
   if (session.user !== null) return host.sendError(REPLIES.alreadyAuthenticated)
   if (host.transaction) return host.sendError(REPLIES.authInTransaction)
+  const underTls = host.authMechanisms(true)
+  // Nothing to authenticate against (no auth listener, no mechanisms): AUTH is not an extension here.
+  if (underTls.length === 0) return host.sendError(REPLIES.authForbidden)
   const mechanism = MECHANISMS.get(command.mechanism)
-  const offered = host.capabilities().authMechanisms
-  if (!mechanism || !offered.includes(mechanism.name)) {
+  if (!mechanism || !host.authMechanisms(session.tls !== null).includes(mechanism.name)) {
     // RFC 4954 §6: a mechanism offered only under TLS gets 538 before it.
-    const secureOnly = mechanism && !session.tls && (options.authMechanisms ?? ['PLAIN', 'LOGIN']).includes(mechanism.name)
+    const secureOnly = mechanism && !session.tls && underTls.includes(mechanism.name)
     return host.sendError(secureOnly ? REPLIES.encryptionRequiredForAuth : REPLIES.unsupportedAuthMechanism)
   }
   const exchange = mechanism.exchange(options.domain)

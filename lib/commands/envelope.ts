@@ -26,7 +26,7 @@ const NO_EXTENSIONS: ParamExtensions = {
 /** Parameters are an ESMTP feature: after plain HELO every one is unknown (RFC 5321 §4.1.1.1). */
 function extensionsFor(host: Host): ParamExtensions {
   if (host.session.heloVerb === 'HELO') return NO_EXTENSIONS
-  return paramExtensions(host.options, host.capabilities().authMechanisms.length > 0)
+  return paramExtensions(host.options, host.authMechanisms(host.session.tls !== null).length > 0)
 }
 
 let transactionSerial = 0

@@ -46,10 +46,12 @@ const withAuth = (smtp: SmtpProtocol): void => {
 describe('SmtpProtocol', () => {
   describe('AUTH (RFC 4954)', () => {
     describe('what is offered', () => {
-      it('offers nothing without an auth listener or configured mechanism', async () => {
-        const { client } = await session()
-        expect(await client.command('EHLO c.test')).to.not.include('AUTH')
-        expect(await client.command('AUTH PLAIN')).to.equal('504 5.5.4 Unrecognized authentication mechanism')
+      it('offers nothing without an auth listener or configured mechanism, before TLS or after', async () => {
+        for (const secure of [false, true]) {
+          const { client } = await session({}, { secure })
+          expect(await client.command('EHLO c.test')).to.not.include('AUTH')
+          expect(await client.send('AUTH PLAIN', 'AUTH NOSUCH')).to.deep.equal(['503 5.5.1 Authentication not enabled', '503 5.5.1 Authentication not enabled'])
+        }
       })
 
       it('offers PLAIN and LOGIN once TLS is up, when a listener exists', async () => {
