@@ -94,7 +94,7 @@ export class SmtpDriver {
     return greeting ?? ''
   }
 
-  /** Writes raw bytes or text (latin1 for strings) without waiting. */
+  /** Writes raw bytes or text (UTF-8 for strings) without waiting. */
   write(data: string | Buffer): void {
     this.protocol.feed(typeof data === 'string' ? Buffer.from(data, 'utf8') : data)
   }

@@ -43,7 +43,6 @@ export const REPLIES = Object.freeze({
   localError: r(451, '4.3.0', 'Local error in processing, try again later'),
   localErrorClosing: r(421, '4.3.0', 'Local error in processing, closing connection'),
   tooManyRecipients: r(452, '4.5.3', 'Too many recipients'),
-  tlsUnavailable: r(454, '4.7.0', 'TLS not available due to temporary reason'),
   // 5xx: syntax and sequence
   lineTooLong: r(500, '5.5.2', 'Line too long'),
   bareLineFeed: r(500, '5.5.2', 'Bare CR or LF in command line, use CRLF'),

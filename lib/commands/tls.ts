@@ -6,9 +6,9 @@ import { REPLIES } from '../replies.js'
 
 /** STARTTLS. */
 export function startTls(host: Host): void {
-  const { session, options } = host
+  const { session } = host
   if (session.tls) return host.sendError(REPLIES.alreadySecure)
-  if (options.tlsPolicy === 'forbidden' || !host.capabilities().canStartTls) return host.sendError(REPLIES.commandNotImplemented)
+  if (!host.capabilities().canStartTls) return host.sendError(REPLIES.commandNotImplemented)
   if (session.heloVerb !== 'EHLO' && session.heloVerb !== 'LHLO') return host.sendError(REPLIES.needEhlo)
   host.startTls()
 }

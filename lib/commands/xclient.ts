@@ -47,6 +47,12 @@ function port(value: string): number | null {
   return /^\d{1,5}$/.test(value) && Number(value) <= 65535 ? Number(value) : null
 }
 
+/** An attribute's value parsed: undefined when not sent, `unknown` for an unknown value, null when invalid. */
+function given<T>(value: string | null | undefined, parse: (text: string) => T | null, unknown: T): T | null | undefined {
+  if (value === undefined) return undefined
+  return value ? parse(value) : unknown
+}
+
 /** XCLIENT: replace the session's client facts, then greet again as a new session would. */
 export function xclient(host: Host, command: Proxied): void {
   if (!isTrustedProxy(host)) return host.sendError(REPLIES.proxyNotTrusted)
@@ -54,17 +60,15 @@ export function xclient(host: Host, command: Proxied): void {
   const values = attributes(command, XCLIENT_ATTRIBUTES)
   if (!values) return host.sendError(REPLIES.syntaxError)
   const session = host.session
-  const addr = values.get('ADDR')
-  const remotePort = values.get('PORT')
-  const localAddress = values.get('DESTADDR')
-  const localPort = values.get('DESTPORT')
-  if ((addr && !address(addr)) || (remotePort && port(remotePort) === null) || (localAddress && !address(localAddress)) || (localPort && port(localPort) === null)) {
-    return host.sendError(REPLIES.syntaxError)
-  }
-  if (addr !== undefined) session.remoteAddress = addr ? (address(addr) ?? '') : ''
-  if (remotePort !== undefined) session.remotePort = remotePort ? (port(remotePort) ?? 0) : 0
-  if (localAddress !== undefined) session.localAddress = localAddress ? (address(localAddress) ?? '') : ''
-  if (localPort !== undefined) session.localPort = localPort ? (port(localPort) ?? 0) : 0
+  const remoteAddress = given(values.get('ADDR'), address, '')
+  const remotePort = given(values.get('PORT'), port, 0)
+  const localAddress = given(values.get('DESTADDR'), address, '')
+  const localPort = given(values.get('DESTPORT'), port, 0)
+  if (remoteAddress === null || remotePort === null || localAddress === null || localPort === null) return host.sendError(REPLIES.syntaxError)
+  if (remoteAddress !== undefined) session.remoteAddress = remoteAddress
+  if (remotePort !== undefined) session.remotePort = remotePort
+  if (localAddress !== undefined) session.localAddress = localAddress
+  if (localPort !== undefined) session.localPort = localPort
   if (values.has('NAME')) session.clientHostname = values.get('NAME') ?? null
   if (values.has('LOGIN')) {
     session.user = values.get('LOGIN') ?? null
