@@ -76,10 +76,14 @@ export function offeredMechanisms(options: ResolvedOptions, secure: boolean, has
   if (options.authPolicy === 'forbidden') return NONE
   const wanted = options.authMechanisms ?? (hasAuthListener ? PLAIN_AND_LOGIN : NONE)
   if (wanted.length === 0 || secure || options.allowInsecureAuth) return wanted
-  return wanted.filter((name) => MECHANISMS.get(name)?.plaintext === false)
+  let safe = beforeTls.get(wanted)
+  if (!safe) beforeTls.set(wanted, (safe = Object.freeze(wanted.filter((name) => MECHANISMS.get(name)?.plaintext === false))))
+  return safe
 }
 
-// Asked before every command line: the common answers allocate nothing.
+// Asked before every command line, so no answer allocates: the lists are frozen, and each one's
+// pre-TLS subset is worked out once.
+const beforeTls = new WeakMap<readonly SaslMechanismName[], readonly SaslMechanismName[]>()
 const NONE: readonly SaslMechanismName[] = Object.freeze([])
 const PLAIN_AND_LOGIN: readonly SaslMechanismName[] = Object.freeze(['PLAIN', 'LOGIN'])
 

@@ -150,6 +150,14 @@ describe('offeredMechanisms', () => {
     expect(() => (offered as string[]).push('PLAIN')).to.throw(TypeError)
     expect(offeredMechanisms(options, true, true)).to.deep.equal(['CRAM-MD5'])
   })
+
+  it('works out the pre-TLS subset once per options, not on every call', () => {
+    const options = resolveOptions({ authMechanisms: ['PLAIN', 'CRAM-MD5'] })
+    const first = offeredMechanisms(options, false, true)
+    expect(first).to.deep.equal(['CRAM-MD5'])
+    expect(Object.isFrozen(first)).to.equal(true)
+    expect(offeredMechanisms(options, false, true)).to.equal(first)
+  })
 })
 
 describe('commandLineLimit', () => {
