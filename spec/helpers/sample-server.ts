@@ -1,7 +1,7 @@
 // Runs the Maildir sample (`dist/samples/maildir-server.js`) as a child process on a free port,
 // the way a user runs `npm start`, and reads what it delivered.
 
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -113,10 +113,4 @@ export function splitTrace(file: Buffer): { trace: string; message: Buffer } {
   const match = /^Return-Path: <[^>]*>\r\nReceived: [^\r]*\r\n(?:\t[^\r]*\r\n)*/.exec(text)
   if (!match) throw new Error(`no trace headers at the start of ${JSON.stringify(text.slice(0, 200))}`)
   return { trace: match[0], message: file.subarray(Buffer.byteLength(match[0], 'latin1')) }
-}
-
-/** Fails with a clear message when a command-line client the spec needs is missing. */
-export function requireTool(command: string, install: string): void {
-  const found = spawnSync('sh', ['-c', `command -v ${command}`]).status === 0
-  if (!found) throw new Error(`${command} is not installed: this interop spec needs it (${install})`)
 }

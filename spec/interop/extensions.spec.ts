@@ -3,7 +3,7 @@ import nodemailer from 'nodemailer'
 import { SmtpReply } from '../../lib/errors.js'
 import type { MailParams, RcptParams } from '../../lib/params.js'
 import { SmtpServer } from '../../lib/server.js'
-import { runPython } from '../helpers/python.js'
+import { requirePython, runPython } from '../helpers/python.js'
 import { SampleServer, splitTrace } from '../helpers/sample-server.js'
 
 describe('ESMTP extensions with real clients', () => {
@@ -43,7 +43,8 @@ describe('ESMTP extensions with real clients', () => {
     expect(body).to.equal(raw)
   })
 
-  it('Python smtplib.LMTP: one reply per recipient after DATA, as the message listener decides', async () => {
+  it('Python smtplib.LMTP: one reply per recipient after DATA, as the message listener decides', async function (this: Mocha.Context) {
+    requirePython(this)
     server = new SmtpServer({ domain: 'mx.test', lmtp: true }, (smtp) => {
       smtp.on('message', () => [true, new SmtpReply(452, 'Mailbox full, try later', '4.2.2')])
     })
@@ -79,7 +80,8 @@ describe('ESMTP extensions with real clients', () => {
       await sample.stop()
     })
 
-    it('Python smtplib with BDAT sent by hand: a BINARYMIME body is stored byte for byte', async () => {
+    it('Python smtplib with BDAT sent by hand: a BINARYMIME body is stored byte for byte', async function (this: Mocha.Context) {
+      requirePython(this)
       const script = [
         'import smtplib, sys',
         "client = smtplib.SMTP('127.0.0.1', int(sys.argv[1]))",

@@ -1,6 +1,6 @@
 import { expect } from 'chai'
 import nodemailer from 'nodemailer'
-import { runPython } from '../helpers/python.js'
+import { requirePython, runPython } from '../helpers/python.js'
 import { SampleServer, splitTrace } from '../helpers/sample-server.js'
 import { SocketClient } from '../helpers/socket-client.js'
 
@@ -72,7 +72,8 @@ describe('the Maildir sample (npm start) with real clients', function () {
     expect(trace).to.include('\tfor <bob@example.org>;')
   })
 
-  it('stores exactly what Python smtplib sent', async () => {
+  it('stores exactly what Python smtplib sent', async function (this: Mocha.Context) {
+    requirePython(this)
     const script = [
       'import smtplib, sys',
       'message = bytes.fromhex(sys.argv[2])',

@@ -7,8 +7,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import nodemailer from 'nodemailer'
-import { runPython } from '../helpers/python.js'
-import { requireTool, SampleServer, splitTrace } from '../helpers/sample-server.js'
+import { requirePython, runPython } from '../helpers/python.js'
+import { requireTool } from '../helpers/external-tools.js'
+import { SampleServer, splitTrace } from '../helpers/sample-server.js'
 
 const USER = 'alice'
 const PASSWORD = 'correct-horse'
@@ -93,7 +94,8 @@ describe('interop matrix: real clients against the Maildir sample', function () 
     expect(await stored(message('nodemailer'))).to.match(/ with ESMTPSA id /)
   })
 
-  it('Python smtplib, SMTP', async () => {
+  it('Python smtplib, SMTP', async function (this: Mocha.Context) {
+    requirePython(this)
     const script = [
       'import smtplib, sys',
       "with smtplib.SMTP('127.0.0.1', int(sys.argv[1])) as client:",
@@ -103,7 +105,8 @@ describe('interop matrix: real clients against the Maildir sample', function () 
     expect(await stored(message('smtplib'))).to.match(/ with ESMTP id /)
   })
 
-  it('Python smtplib.LMTP against --lmtp', async () => {
+  it('Python smtplib.LMTP against --lmtp', async function (this: Mocha.Context) {
+    requirePython(this)
     await sample.stop()
     sample = await SampleServer.start('--lmtp')
     const script = [
@@ -123,8 +126,8 @@ describe('interop matrix: real clients against the Maildir sample', function () 
     ['STARTTLS and AUTH LOGIN', ['--tls', '--auth', 'LOGIN', '--auth-user', USER, '--auth-password', PASSWORD], 'ESMTPSA'],
   ]
   for (const [name, flags, protocol] of swaks) {
-    it(`swaks, ${name}`, async () => {
-      requireTool('swaks', 'apt-get install swaks libnet-ssleay-perl libio-socket-ssl-perl')
+    it(`swaks, ${name}`, async function (this: Mocha.Context) {
+      requireTool(this, 'swaks', 'apt-get install swaks libnet-ssleay-perl libio-socket-ssl-perl')
       const file = await messageFile(`swaks ${name}`)
       const { stdout, code } = await run('swaks', ['--server', `127.0.0.1:${sample.port}`, '--from', 'alice@example.net', '--to', 'bob@example.org', '--data', `@${file}`, ...flags])
       expect(code, stdout).to.equal(0)
@@ -138,8 +141,8 @@ describe('interop matrix: real clients against the Maildir sample', function () 
     ['smtp:// --ssl-reqd with AUTH', ['--ssl-reqd', '--insecure', '--user', `${USER}:${PASSWORD}`], 'ESMTPSA'],
   ]
   for (const [name, flags, protocol] of curl) {
-    it(`curl, ${name}`, async () => {
-      requireTool('curl', 'apt-get install curl')
+    it(`curl, ${name}`, async function (this: Mocha.Context) {
+      requireTool(this, 'curl', 'apt-get install curl')
       const file = await messageFile(`curl ${name}`)
       const { stderr, code } = await run('curl', [
         '--silent', '--show-error', '--url', `smtp://127.0.0.1:${sample.port}`,
@@ -150,8 +153,8 @@ describe('interop matrix: real clients against the Maildir sample', function () 
     })
   }
 
-  it('openssl s_client -starttls smtp', async () => {
-    requireTool('openssl', 'apt-get install openssl')
+  it('openssl s_client -starttls smtp', async function (this: Mocha.Context) {
+    requireTool(this, 'openssl', 'apt-get install openssl')
     // s_client sends what it reads with -crlf turning LF into CRLF, so the message is given with LF.
     const lf = (text: string): string => text.replace(/\r\n/g, '\n')
     const input = `EHLO client.test\nMAIL FROM:<alice@example.net>\nRCPT TO:<bob@example.org>\nDATA\n${lf(message('openssl')).replace(/^\./gm, '..')}.\nQUIT\n`

@@ -4,7 +4,7 @@ import nodemailer from 'nodemailer'
 import { createSelfSignedCertificate } from '../../lib/certificate.js'
 import { SmtpServer } from '../../lib/server.js'
 import type { SessionInfo } from '../../lib/session.js'
-import { requireTool } from '../helpers/sample-server.js'
+import { requireTool } from '../helpers/external-tools.js'
 
 const CERT = createSelfSignedCertificate({ altNames: ['localhost', '127.0.0.1'] })
 const PASSWORDS: Record<string, string> = { alice: 'correct horse' }
@@ -60,8 +60,8 @@ describe('TLS and AUTH with real clients', () => {
     await server.close()
   })
 
-  it('openssl s_client -starttls smtp delivers a message over TLS', async () => {
-    requireTool('openssl', 'apt-get install openssl')
+  it('openssl s_client -starttls smtp delivers a message over TLS', async function (this: Mocha.Context) {
+    requireTool(this, 'openssl', 'apt-get install openssl')
     const input = ['EHLO client.test', 'MAIL FROM:<a@b.test>', 'RCPT TO:<c@d.test>', 'DATA', 'Subject: via openssl', '', 'hello', '.', 'QUIT', ''].join('\n')
     const { stdout } = await run('openssl', ['s_client', '-starttls', 'smtp', '-connect', `127.0.0.1:${port}`, '-quiet', '-crlf', '-ign_eof'], input)
     expect(stdout).to.include('250 2.0.0 Message accepted')
@@ -116,8 +116,8 @@ describe('TLS and AUTH with real clients', () => {
   })
 
   for (const method of ['PLAIN', 'LOGIN']) {
-    it(`swaks does STARTTLS and AUTH ${method}`, async () => {
-      requireTool('swaks', 'apt-get install swaks libnet-ssleay-perl libio-socket-ssl-perl')
+    it(`swaks does STARTTLS and AUTH ${method}`, async function (this: Mocha.Context) {
+      requireTool(this, 'swaks', 'apt-get install swaks libnet-ssleay-perl libio-socket-ssl-perl')
       const { stdout, code } = await run('swaks', [
         '--server', `127.0.0.1:${port}`, '--tls', '--auth', method, '--auth-user', 'alice', '--auth-password', 'correct horse',
         '--from', 'alice@b.test', '--to', 'bob@d.test', '--header', `Subject: swaks ${method}`, '--body', 'from swaks',
