@@ -8,7 +8,9 @@ export type EnhancedCode = `${2 | 4 | 5}.${number}.${number}`
 export interface Reply {
   readonly code: number
   /** `null`: this reply never carries one (greeting, HELO/EHLO, 3xx). `undefined`: `X.0.0` is used. */
-  readonly enhanced?: EnhancedCode | null
+  // `| undefined` spelled out: SmtpReply and SmtpError always have the property, possibly
+  // undefined, and must still implement Reply under exactOptionalPropertyTypes.
+  readonly enhanced?: EnhancedCode | null | undefined
   readonly text: string | readonly string[]
 }
 
