@@ -62,4 +62,6 @@ export type {
   TransactionEndReason,
   TransactionEvent,
   Verdict,
+  WithSession,
+  WithTransaction,
 } from './events.js'
