@@ -21,6 +21,8 @@ const r = (code: number, enhanced: EnhancedCode | null, text: string): Reply => 
 /**
  * Every reply the core sends by itself, keyed by meaning. Listeners override the text or the code
  * by returning an `SmtpReply` or throwing an `SmtpError`.
+ *
+ * @namespace
  */
 export const REPLIES = Object.freeze({
   // 2xx
