@@ -58,7 +58,7 @@ export class DiagnosticsRecorder {
 export function plain(payload: Record<string, unknown>, session: unknown): Record<string, unknown> {
   const out: Record<string, unknown> = {}
   for (const [key, value] of Object.entries(payload)) {
-    if (key === 'session') out[key] = value === session ? 'session' : value === null ? null : (value as { id: string }).id
+    if (key === 'session') out[key] = value === null ? null : value === session ? 'session' : (value as { id: string }).id
     else if (key === 'transaction') out[key] = (value as { id: string }).id
     else if (key === 'reply') out[key] = replyLine(value as { code: number; text: string | readonly string[] })
     else if (value instanceof Error) out[key] = value.message
