@@ -124,8 +124,9 @@ export class Engine implements Host {
     this.transport = transport
     Object.assign(this.session, newSession(facts), { id: this.session.id })
     const { remoteAddress, remotePort, tls } = this.session
-    this.log.info(`connection from ${remoteAddress || 'unknown'}:${remotePort}${tls ? ` (${tls.protocol})` : ''}`)
+    // Published before the first log line, so a subscriber can tie that line to its client.
     if (connectionOpenChannel.hasSubscribers) connectionOpenChannel.publish({ session: this.session })
+    this.log.info(`connection from ${remoteAddress || 'unknown'}:${remotePort}${tls ? ` (${tls.protocol})` : ''}`)
     this.timers.start()
     this.greet()
     this.pump()
