@@ -69,8 +69,11 @@ export function tlsUpgrade(options: TlsOptions, implicit: boolean): StreamUpgrad
  * Runs an implicit-TLS handshake with `upgrade`, and tells `smtpwire:tls:handshake` subscribers how
  * it went (STARTTLS handshakes are told by the session, which knows itself).
  */
-export async function implicitHandshake(upgrade: StreamUpgrade, stream: Duplex, facts: SessionFacts): ReturnType<StreamUpgrade> {
-  if (!tlsHandshakeChannel.hasSubscribers) return upgrade(stream)
+export function implicitHandshake(upgrade: StreamUpgrade, stream: Duplex, facts: SessionFacts): ReturnType<StreamUpgrade> {
+  return tlsHandshakeChannel.hasSubscribers ? observedHandshake(upgrade, stream, facts) : upgrade(stream)
+}
+
+async function observedHandshake(upgrade: StreamUpgrade, stream: Duplex, facts: SessionFacts): ReturnType<StreamUpgrade> {
   const start = performance.now()
   const from = { session: null, remoteAddress: facts.remoteAddress ?? '', remotePort: facts.remotePort ?? 0, implicit: true }
   try {

@@ -3,10 +3,15 @@
 // --log-format json writes one JSON object per line.
 
 import { expect } from 'chai'
+import { spawnSync } from 'node:child_process'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import nodemailer from 'nodemailer'
 import { SampleServer, splitTrace } from '../helpers/sample-server.js'
 import { SocketClient } from '../helpers/socket-client.js'
 
+const SAMPLE = fileURLToPath(new URL('../../samples/maildir-server.js', import.meta.url))
 const MESSAGE = ['From: alice@example.net', 'To: bob@example.org', 'Subject: metrics', '', 'Counted, not read.', ''].join('\r\n')
 
 /** Prometheus text as `name{label="value",…}` (labels sorted) → value. */
@@ -34,9 +39,20 @@ describe('the Maildir sample, observed', () => {
     sample = null
   })
 
-  it('serves no metrics unless --metrics-port is given', async () => {
+  it('serves no metrics unless --metrics-port is given, as --help says', async () => {
     sample = await SampleServer.start()
     expect(sample.log).to.not.include('metrics')
+    const help = spawnSync(process.execPath, [SAMPLE, '--help'], { encoding: 'utf8' }).stdout
+    expect(help).to.match(/--metrics-port <port> +serve Prometheus metrics at http:\/\/HOST:PORT\/metrics \(off unless given; 0: any free port\)\n/)
+    expect(help).to.match(/--metrics-host <host> +address for --metrics-port \(default 127\.0\.0\.1\)\n/)
+    expect(help).to.match(/--log-format <format> +text, or json: .* \(default text\)\n/)
+  })
+
+  it('refuses a bad --log-format or --metrics-port with a message, not a stack trace', () => {
+    const run = (...flags: string[]): { status: number | null; stderr: string } =>
+      spawnSync(process.execPath, [SAMPLE, '--port', '0', '--maildir', join(tmpdir(), 'smtpwire-unused'), ...flags], { encoding: 'utf8' })
+    expect(run('--log-format', 'xml')).to.include({ status: 1, stderr: '--log-format must be text or json, got xml\n' })
+    expect(run('--metrics-port', 'nine')).to.include({ status: 1, stderr: '--metrics-port must be a whole number, got nine\n' })
   })
 
   it('serves Prometheus metrics on --metrics-port, counted from real mail, an AUTH failure and a refused message', async () => {
