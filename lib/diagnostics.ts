@@ -109,7 +109,7 @@ export interface TlsHandshakeDiagnostic {
   readonly tls: TlsInfo | null
   /** Why the handshake failed; null when it succeeded. */
   readonly error: Error | null
-  /** Milliseconds the handshake took. */
+  /** Milliseconds the handshake took: for STARTTLS, from writing the 220 (the client reads it first). */
   readonly duration: number
 }
 
