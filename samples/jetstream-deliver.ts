@@ -3,6 +3,7 @@
 // With the front end's 250-after-publish-ack, the path from SMTP client to disk is at-least-once:
 // a crash between the rename and the ack delivers that message again, never loses it.
 
+import { setTimeout as pause } from 'node:timers/promises'
 import { AckPolicy, type JsMsg } from '@nats-io/jetstream'
 import type { ObjectStore } from '@nats-io/obj'
 import { openBroker } from './jetstream-broker.js'
@@ -12,6 +13,8 @@ import { Maildir, type Delivery } from './maildir.js'
 
 // Broker long-poll per pull: an idle consumer asks again this often.
 const PULL_EXPIRES_MS = 2000
+// After a failed request (a cluster electing a new leader answers nothing for a few seconds).
+const RETRY_PAUSE_MS = 500
 
 /** Streams an object store entry into the file being written. @throws Error when it is missing or broken. */
 async function copyObject(store: ObjectStore, name: string, delivery: Delivery): Promise<void> {
@@ -30,15 +33,30 @@ async function main(): Promise<void> {
   const broker = await openBroker(config, `smtpwire maildir consumer pid ${process.pid}`, null)
   const maildir = new Maildir(config.maildir, config.fsync)
   await maildir.create()
+  const retrying = async <T>(what: string, action: () => Promise<T>): Promise<T> => {
+    for (;;) {
+      try {
+        return await action()
+      } catch (error) {
+        // A node lost or a leader being elected is temporary: the records wait in the stream.
+        log.warn(`${what} failed, trying again: ${error instanceof Error ? error.message : String(error)}`)
+        await pause(RETRY_PAUSE_MS)
+      }
+    }
+  }
   // Explicit acks: a record stays pending until this process says its file is in new/.
-  await broker.manager.consumers.add(config.stream, { durable_name: config.durable, ack_policy: AckPolicy.Explicit })
-  const consumer = await broker.jetstream.consumers.get(config.stream, config.durable)
+  const consumer = await retrying('creating the durable consumer', async () => {
+    await broker.manager.consumers.add(config.stream, { durable_name: config.durable, ack_policy: AckPolicy.Explicit })
+    return broker.jetstream.consumers.get(config.stream, config.durable)
+  })
 
+  // Never rejects: a record that could not be written is nak'd and offered again.
   const deliver = async (record: JsMsg): Promise<void> => {
-    const delivery = await maildir.begin()
     const reference = record.headers?.get(BODY_OBJECT) ?? ''
+    let delivery: Delivery | null = null
     let path: string
     try {
+      delivery = await maildir.begin()
       if (reference === '') {
         await delivery.write(Buffer.from(record.data.buffer, record.data.byteOffset, record.data.byteLength))
       } else {
@@ -48,7 +66,7 @@ async function main(): Promise<void> {
       }
       path = await delivery.commit()
     } catch (error) {
-      await delivery.abort()
+      await delivery?.abort()
       // Not acknowledged: JetStream offers it again (to this or another consumer process).
       record.nak()
       log.error(`record #${record.seq} not delivered: ${error instanceof Error ? error.message : String(error)}`)
@@ -72,14 +90,21 @@ async function main(): Promise<void> {
   while (!stopping) {
     if (config.untilEmpty) {
       // Nothing waiting and nothing delivered but unacknowledged: every record is in the Maildir.
-      const info = await consumer.info()
+      const info = await retrying('reading the consumer state', () => consumer.info())
       if (info.num_pending === 0 && info.num_ack_pending === 0) break
     }
-    const records = await consumer.fetch({ max_messages: config.batch, expires: PULL_EXPIRES_MS })
-    for await (const record of records) {
-      await deliver(record)
-      if (stopping) break
-    }
+    await retrying('pulling records', async () => {
+      const records = await consumer.fetch({ max_messages: config.batch, expires: PULL_EXPIRES_MS })
+      // Up to --parallel records are written at once; each is acked only once its own file is in new/.
+      const inFlight = new Set<Promise<void>>()
+      for await (const record of records) {
+        const task: Promise<void> = deliver(record).finally(() => inFlight.delete(task))
+        inFlight.add(task)
+        if (inFlight.size >= config.parallel) await Promise.race(inFlight)
+        if (stopping) break
+      }
+      await Promise.all(inFlight)
+    })
   }
   log.info('no more records: exiting')
   await broker.connection.drain()

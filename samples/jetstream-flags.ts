@@ -39,6 +39,7 @@ const CONSUMER = {
   maildir: { type: 'string', default: './maildir', help: 'Maildir to deliver into (created if missing)' },
   durable: { type: 'string', default: 'maildir', help: 'durable pull consumer name (created if missing)' },
   batch: { type: 'string', default: '100', help: 'records fetched per pull' },
+  parallel: { type: 'string', default: '16', help: 'records written to the Maildir at once' },
   'until-empty': { type: 'boolean', default: false, help: 'exit once every record is delivered and acknowledged' },
   'no-fsync': { type: 'boolean', default: false, help: 'skip fsync before the ack (faster, not crash-safe)' },
   ...BROKER,
@@ -94,6 +95,7 @@ export interface ConsumerConfig extends BrokerConfig {
   readonly maildir: string
   readonly durable: string
   readonly batch: number
+  readonly parallel: number
   readonly untilEmpty: boolean
   readonly fsync: boolean
 }
@@ -132,12 +134,15 @@ export function readConsumerFlags(argv: readonly string[]): ConsumerConfig {
   const help = values.help ? usage('npm run deliver:jetstream', 'Delivers the JetStream records into a Maildir; acks each once its file is in new/.', CONSUMER) : null
   const batch = integer('batch', values.batch)
   if (batch < 1) throw new Error('--batch must be at least 1')
+  const parallel = integer('parallel', values.parallel)
+  if (parallel < 1) throw new Error('--parallel must be at least 1')
   return {
     ...broker(values),
     help,
     maildir: values.maildir,
     durable: values.durable,
     batch,
+    parallel,
     untilEmpty: values['until-empty'],
     fsync: !values['no-fsync'],
   }

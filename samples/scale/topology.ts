@@ -160,9 +160,12 @@ export class NatsCluster {
     return new Child(`nats-server ${name}`, spawn('nats-server', ['-c', config], { stdio: ['ignore', 'pipe', 'pipe'] }))
   }
 
-  /** Resolves once a node logged that the cluster has a JetStream meta leader (2.9's wording). */
+  /**
+   * Resolves once every node logged the JetStream meta leader (2.9's wording), so all of them are
+   * in the meta group: before that, placing a 3-replica stream fails with "no suitable peers".
+   */
   async metaLeader(): Promise<void> {
-    await Promise.any(this.nodes.map((node) => node.child.waitFor(/JetStream cluster new metadata leader|Self is new JetStream cluster metadata leader/)))
+    await Promise.all(this.nodes.map((node) => node.child.waitFor(/JetStream cluster new metadata leader|Self is new JetStream cluster metadata leader/)))
   }
 
   /** SIGKILLs node `index` (no shutdown, like a machine lost). */
@@ -214,6 +217,8 @@ export class NatsCluster {
 export interface ServerStat {
   readonly status: string
   readonly checkStatus: string
+  /** Sessions HAProxy has open to it now. */
+  readonly sessions: number
 }
 
 /** HAProxy with samples/scale/haproxy.cfg in front of two front ends. */
@@ -270,7 +275,11 @@ export class HaProxy {
     for (const row of rows) {
       const cells = row.split(',')
       if (cells[at('pxname')] !== backend || cells[at('svname')] === 'BACKEND') continue
-      servers.set(cells[at('svname')] ?? '', { status: cells[at('status')] ?? '', checkStatus: cells[at('check_status')] ?? '' })
+      servers.set(cells[at('svname')] ?? '', {
+        status: cells[at('status')] ?? '',
+        checkStatus: cells[at('check_status')] ?? '',
+        sessions: Number(cells[at('scur')] ?? 0),
+      })
     }
     return servers
   }
@@ -281,6 +290,15 @@ export class HaProxy {
       const stat = (await this.servers()).get(name)
       return stat && stat.status.startsWith(status) ? stat : null
     })
+  }
+
+  /**
+   * Takes server `name` out of rotation gracefully (`set server … state drain`) and resolves once
+   * HAProxy has no session open to it, so none can be waiting in its accept queue when it stops.
+   */
+  async drain(name: string): Promise<void> {
+    await this.command(`set server smtpwire/${name} state drain`)
+    await waitUntil(`HAProxy to drain ${name}`, async () => (await this.servers()).get(name)?.sessions === 0)
   }
 
   async stop(): Promise<void> {

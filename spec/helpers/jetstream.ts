@@ -40,21 +40,30 @@ export async function startNatsServer(dir: string, maxPayload: number): Promise<
   return { child, url: `nats://127.0.0.1:${port}` }
 }
 
-/** Every record in `stream`, oldest first (read one by one by sequence, so nothing is consumed). */
+/**
+ * Every record in `stream`, oldest first. Read by sequence number (64 requests in flight), which
+ * needs only the stream leader: creating a consumer to read with can time out while a node is dead.
+ */
 export async function readStream(servers: readonly string[], stream: string): Promise<StoredRecord[]> {
   const connection = await connect({ servers: [...servers] })
   try {
     const manager = await jetstreamManager(connection)
     const { state } = await manager.streams.info(stream)
     const records: StoredRecord[] = []
-    for (let seq = state.first_seq; seq <= state.last_seq && state.messages > 0; seq++) {
-      const stored = await manager.streams.getMessage(stream, { seq })
-      if (!stored) continue
-      const headers = new Map<string, string[]>()
-      for (const [name, values] of stored.header ?? []) headers.set(name, [...values])
-      records.push({ seq, headers, data: Buffer.from(stored.data) })
+    if (state.messages === 0) return records
+    let next = state.first_seq
+    const reader = async (): Promise<void> => {
+      while (next <= state.last_seq) {
+        const seq = next++
+        const stored = await manager.streams.getMessage(stream, { seq })
+        if (!stored) continue
+        const headers = new Map<string, string[]>()
+        for (const [name, values] of stored.header ?? []) headers.set(name, [...values])
+        records.push({ seq, headers, data: Buffer.from(stored.data) })
+      }
     }
-    return records
+    await Promise.all(Array.from({ length: 64 }, reader))
+    return records.sort((a, b) => a.seq - b.seq)
   } finally {
     await connection.close()
   }
