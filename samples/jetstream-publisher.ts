@@ -105,7 +105,11 @@ class Upload {
 
   /** Drops the upload; the object store removes what it had stored of it. */
   async abandon(reason: string): Promise<void> {
-    this.controller?.error(new Error(reason))
+    try {
+      this.controller?.error(new Error(reason))
+    } catch {
+      // Already closed by finish(): that upload completes or fails on its own.
+    }
     await this.done.catch(() => undefined)
   }
 }
