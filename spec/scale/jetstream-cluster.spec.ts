@@ -6,9 +6,11 @@
 
 import { expect } from 'chai'
 import { makeMessage } from '../../bench/messages.js'
+import { dotStuff } from '../../bench/smtp-client.js'
 import { requireTool } from '../helpers/external-tools.js'
 import { HAPROXY_INSTALL, maildirFiles, NATS_INSTALL, readStream, removeScratch, scratch, type StoredRecord } from '../helpers/jetstream.js'
 import { sendAll, type MessageOutcome } from '../helpers/retrying-clients.js'
+import { SocketClient } from '../helpers/socket-client.js'
 import { FrontEnd, HaProxy, NatsCluster, freePort, runConsumer, type Child } from '../../samples/scale/topology.js'
 
 const MESSAGES = 2000
@@ -48,6 +50,15 @@ function checkRecords(outcomes: readonly MessageOutcome[], records: readonly Sto
     duplicates += Math.max(0, stored - 1)
   }
   return { duplicates }
+}
+
+/** A session straight to a front end's port, as HAProxy relays one: PROXY v1 header, greeting, EHLO. */
+async function directSession(port: number): Promise<SocketClient> {
+  const session = await SocketClient.connect(port)
+  session.socket.write('PROXY TCP4 127.0.0.3 127.0.0.1 40000 25\r\n')
+  expect(await session.read()).to.deep.equal(['220 mx.test ESMTP smtpwire'])
+  expect(await session.command('EHLO client.test')).to.match(/^250-mx\.test/)
+  return session
 }
 
 /** Every attempt that did not get a 250, grouped by its reply. */
@@ -168,6 +179,7 @@ describe('HAProxy → 2 JetStream front ends → 3-node JetStream cluster (issue
     const started = Date.now()
     let rolled = false
     const retired: Child[] = []
+    const finishedInFlight: Buffer[] = []
     const timeline: string[] = []
     const mark = (event: string): void => void timeline.push(`${Date.now() - started} ms ${event}`)
     let rolling: Promise<void> = Promise.resolve()
@@ -179,11 +191,30 @@ describe('HAProxy → 2 JetStream front ends → 3-node JetStream cluster (issue
         // SIGTERM: the front end answers 421 to any idle session, finishes messages, and exits.
         mark(`drain ${name}`)
         await proxy.drain(name)
+        // Two sessions of its own (as HAProxy would relay them): one idle after EHLO, one half-way
+        // through a message's data, so the SIGTERM meets both kinds.
+        const idle = await directSession(port)
+        const busy = await directSession(port)
+        const message = makeMessage(900_000 + index, MESSAGE_SIZE)
+        await busy.command('MAIL FROM:<bench@client.test>')
+        await busy.command('RCPT TO:<bench@server.test>')
+        expect(await busy.command('DATA')).to.match(/^354 /)
+        // The client's side of DATA: leading dots doubled (RFC 5321 §4.5.2); the record has them single.
+        const stuffed = dotStuff(message)
+        const half = stuffed.length >> 1
+        busy.socket.write(stuffed.subarray(0, half))
         mark(`SIGTERM ${name}`)
         const old = frontEnds[index]
         if (old) retired.push(old.child)
-        const { code } = (await frontEnds[index]?.child.stop('SIGTERM')) ?? { code: null }
+        const exited = frontEnds[index]?.child.stop('SIGTERM')
+        // The idle session's 421 shows the shutdown has begun; the message under way still finishes.
+        expect(await idle.read()).to.deep.equal(['421 4.3.2 Service shutting down, closing connection'])
+        busy.socket.write(Buffer.concat([stuffed.subarray(half), Buffer.from('.\r\n')]))
+        expect(await busy.read()).to.deep.equal(['250 2.0.0 Message accepted'])
+        await Promise.all([idle.ended(), busy.ended()])
+        const { code } = (await exited) ?? { code: null }
         expect(code, `${name} exit code`).to.equal(0)
+        finishedInFlight.push(message)
         mark(`${name} exited`)
         frontEnds[index] = await FrontEnd.start(`front end ${index + 1}`, port, flags)
         mark(`${name} listening again`)
@@ -213,10 +244,13 @@ describe('HAProxy → 2 JetStream front ends → 3-node JetStream cluster (issue
     const unexpected = outcomes.flatMap((outcome) => outcome.attempts).filter((attempt) => attempt.code !== 250 && !/^421 (4\.3\.2 )?Service shutting down/.test(attempt.reply))
     expect(unexpected.map((attempt) => `${attempt.endedAt - started} ms ${attempt.reply}`), timeline.join('; ')).to.deep.equal([])
     const records = await readStream(nats.urls, 'MAIL')
-    expect(records.length - before).to.equal(outcomes.length)
+    expect(records.length - before).to.equal(outcomes.length + finishedInFlight.length)
+    // The messages that were half-way through DATA at SIGTERM were acknowledged, so they are stored.
+    for (const message of finishedInFlight) expect(records.some((record) => record.data.subarray(-message.length).equals(message))).to.equal(true)
     console.log(
       `      rolling restart of both front ends under load: ${outcomes.length} messages in ${loadMs} ms, ` +
-        `${[...retried.values()].reduce((sum, count) => sum + count, 0)} × 421 to idle sessions, no other failure`,
+        `${[...retried.values()].reduce((sum, count) => sum + count, 0)} × 421 to the load's sessions, no other failure; ` +
+          `at each SIGTERM an idle session got 421 and a message half-way through DATA got 250`,
     )
   })
 })
