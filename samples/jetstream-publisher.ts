@@ -29,6 +29,8 @@ export interface HandOffOptions {
   readonly onPublished?: (message: PublishedMessage) => void
   /** Told about each hand-off that failed (the client gets 451 4.3.0). */
   readonly onFailed?: (session: SessionInfo, error: unknown) => void
+  /** Told about each publish attempt that got no ack in time, before it is tried again. */
+  readonly onRetry?: (session: SessionInfo, attempt: number, error: unknown) => void
 }
 
 /** A message JetStream has acknowledged. */
@@ -132,7 +134,13 @@ class IdTakenError extends Error {}
  * @throws the last failure once the deadline passed, or at once when the first attempt was a
  * duplicate (another transaction used this id: acknowledging would lose this message).
  */
-async function publishUntilAcked(options: HandOffOptions, payload: Uint8Array, msgId: string, recordHeaders: MsgHdrs): Promise<PubAck> {
+async function publishUntilAcked(
+  options: HandOffOptions,
+  payload: Uint8Array,
+  msgId: string,
+  recordHeaders: MsgHdrs,
+  onRetry: (attempt: number, error: unknown) => void,
+): Promise<PubAck> {
   const deadline = Date.now() + options.timeoutMs
   for (let attempt = 1; ; attempt++) {
     const left = deadline - Date.now()
@@ -147,6 +155,7 @@ async function publishUntilAcked(options: HandOffOptions, payload: Uint8Array, m
     } catch (error) {
       if (error instanceof IdTakenError) throw error
       if (Date.now() + RETRY_PAUSE_MS >= deadline) throw error
+      onRetry(attempt, error)
       await pause(RETRY_PAUSE_MS)
     }
   }
@@ -194,7 +203,9 @@ export function handOffToJetStream(smtp: SmtpProtocol, options: HandOffOptions):
         message.headers.set(BODY_OBJECT, `${options.bucket}/${object.name}`)
         payload = new Uint8Array(0)
       }
-      const ack = await publishUntilAcked(options, payload, transaction.id, message.headers)
+      const ack = await publishUntilAcked(options, payload, transaction.id, message.headers, (attempt, error) =>
+        options.onRetry?.(session, attempt, error),
+      )
       current = null
       options.onPublished?.({ session, transaction, ack, object })
     } catch (error) {

@@ -37,6 +37,8 @@ async function main(): Promise<void> {
         onPublished: ({ session, ack, object }) =>
           log.info(`[${session.id}] queued as ${ack.stream} #${ack.seq}${object ? ` (body in ${config.bucket}/${object.name})` : ''}`),
         onFailed: (session, error) => log.warn(`[${session.id}] hand-off failed, answering 451: ${error instanceof Error ? error.message : String(error)}`),
+        onRetry: (session, attempt, error) =>
+          log.warn(`[${session.id}] publish attempt ${attempt} not acknowledged (${error instanceof Error ? error.message : String(error)}), trying again`),
       })
       // Listener failures are logged by the library; this keeps Node from warning about them too.
       smtp.on('error', () => undefined)

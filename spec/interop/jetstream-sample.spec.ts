@@ -131,6 +131,39 @@ describe('the JetStream samples (issue 14)', function () {
     expect(await maildirFiles(maildir)).to.have.length(2)
   })
 
+  it('stores a message once when its publish was stored but not acknowledged in time and is retried (same Nats-Msg-Id)', async () => {
+    const patient = await FrontEnd.start('patient front end', 0, ['--nats', nats.url, '--domain', 'mx.test', '--proxy-protocol', '--publish-timeout', '30', '--log-level', 'warn'])
+    try {
+      const before = (await readStream([nats.url], 'MAIL')).length
+      const smtp = await SocketClient.connect(patient.port)
+      smtp.socket.write('PROXY TCP4 192.0.2.45 127.0.0.1 50123 25\r\n')
+      await smtp.read()
+      await smtp.command('EHLO c.test')
+      await smtp.command('MAIL FROM:<alice@example.net>')
+      await smtp.command('RCPT TO:<bob@example.org>')
+      expect(await smtp.command('DATA')).to.match(/^354 /)
+      // A broker that stops answering: the first publish waits in its socket and gets no ack in time.
+      nats.child.process.kill('SIGSTOP')
+      smtp.write(`${BODY.replace(/^\./gm, '..')}.`)
+      const reply = smtp.read()
+      await patient.child.waitFor(/publish attempt 1 not acknowledged/)
+      // Back: it stores the first attempt, and the retry (same Nats-Msg-Id) is a duplicate it acks.
+      nats.child.process.kill('SIGCONT')
+      expect(await reply).to.deep.equal(['250 2.0.0 Message accepted'])
+      smtp.write('QUIT')
+      await smtp.ended()
+      const records = await readStream([nats.url], 'MAIL')
+      expect(records.length - before).to.equal(1)
+      const record = records.at(-1)
+      if (!record) throw new Error('the stream is empty')
+      expect(header(record, 'Nats-Msg-Id')).to.deep.equal([splitRecord(record.data).id])
+      expect(header(record, 'Smtp-Client-Address')).to.deep.equal(['192.0.2.45'])
+    } finally {
+      nats.child.process.kill('SIGCONT')
+      await patient.child.stop()
+    }
+  })
+
   it('answers 451 4.3.0 when the broker does not acknowledge, and the session goes on', async () => {
     await nats.child.stop('SIGKILL')
     const smtp = await SocketClient.connect(frontEnd.port)
