@@ -11,6 +11,8 @@ async function main(): Promise<void> {
   const config = readFrontEndFlags(process.argv.slice(2))
   if (config.help !== null) return void process.stdout.write(config.help)
   const log = config.logger
+  // Waits for a first NATS server rather than failing: front ends may start before the cluster.
+  log.info(`connecting to NATS at ${config.servers.join(', ')}`)
   const broker = await openBroker(config, `smtpwire ${config.domain} pid ${process.pid}`, config.replicas)
   const maxPayload = broker.connection.info?.max_payload ?? 1024 * 1024
 

@@ -154,7 +154,8 @@ describe('HAProxy → 2 JetStream front ends → 3-node JetStream cluster (issue
 
     // The consumer runs with one node still dead: the stream's quorum serves it.
     const maildir = `${dir}/maildir`
-    await runConsumer(['--nats', nats.urls.filter((_, index) => index !== leader).join(','), '--maildir', maildir, '--no-fsync', '--log-level', 'warn'])
+    const consumer = await runConsumer(['--nats', nats.urls.filter((_, index) => index !== leader).join(','), '--maildir', maildir, '--no-fsync', '--log-level', 'warn'])
+    if (process.env['SMTPWIRE_SCALE_DEBUG']) console.log(consumer.log)
     console.log(`      consumer delivered in ${Date.now() - mark} ms`)
     const files = (await maildirFiles(maildir)).map((file) => file.toString('base64')).sort()
     expect(files).to.deep.equal(records.map((record) => record.data.toString('base64')).sort())
