@@ -6,6 +6,7 @@ describe('smtpwire (the public entry point)', () => {
     expect(Object.keys(smtpwire).sort()).to.deep.equal([
       'DEFAULT_CHUNK_SIZE',
       'DEFAULT_MAX_MESSAGE_SIZE',
+      'DEFAULT_MAX_QUEUED_REPLY_OCTETS',
       'REPLIES',
       'ReplySplitter',
       'SmtpDriver',
