@@ -15,7 +15,7 @@ import { readProxyHeader } from './proxy.js'
 import { formatReply, REPLIES, type Reply } from './replies.js'
 import { reverseLookup, type ReverseLookup } from './reverse-dns.js'
 import type { SessionFacts } from './session.js'
-import { tlsUpgrade, type TlsOptions } from './tls.js'
+import { STREAM_BUFFER_OCTETS, tlsUpgrade, type TlsOptions } from './tls.js'
 
 /** Options of an SmtpServer: every SmtpProtocol option, applied to each session, and the server's own. */
 export interface SmtpServerOptions extends SmtpOptions {
@@ -129,7 +129,7 @@ export class SmtpServer extends EventEmitter {
     }
     const options = listener.options ? { ...this.options, ...listener.options } : this.options
     resolveOptions(options)
-    const server = net.createServer({ allowHalfOpen: true }, (socket) => void this.accept(socket, listener, options))
+    const server = net.createServer({ allowHalfOpen: true, highWaterMark: STREAM_BUFFER_OCTETS }, (socket) => void this.accept(socket, listener, options))
     return new Promise((resolve, reject) => {
       server.once('error', reject)
       server.listen(port, host, () => {
