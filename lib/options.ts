@@ -187,6 +187,18 @@ function checkInteger(name: string, value: number, min: number): void {
   if (!Number.isSafeInteger(value) || value < min) throw invalid(name, `must be an integer >= ${min}, got ${value}`)
 }
 
+/** The longest delay a Node timer takes: a longer one fires after 1 ms instead, on every version. */
+export const MAX_TIMEOUT = 2_147_483_647
+
+/**
+ * Checks a number of milliseconds for a timer: an integer from `min` to MAX_TIMEOUT (24.8 days).
+ * @throws SmtpwireError `SMTPWIRE_ERR_INVALID_OPTION` naming the option.
+ */
+export function checkTimeout(name: string, value: number, min = 0): void {
+  checkInteger(name, value, min)
+  if (value > MAX_TIMEOUT) throw invalid(name, `must be at most ${MAX_TIMEOUT} ms (a longer timer would fire at once), got ${value}`)
+}
+
 /**
  * Fills in defaults and checks every option.
  * @throws SmtpwireError `SMTPWIRE_ERR_INVALID_OPTION` naming the first bad option.
@@ -222,9 +234,9 @@ export function resolveOptions(options: SmtpOptions = {}): ResolvedOptions {
   if (![true, false, 'auto'].includes(resolved.collectBody)) throw invalid('collectBody', "must be true, false or 'auto'")
   if (resolved.binaryMime && !resolved.chunking) throw invalid('binaryMime', 'needs `chunking` (RFC 3030 §3)')
   checkInteger('maxAuthFailures', resolved.maxAuthFailures, 0)
-  checkInteger('commandTimeout', resolved.commandTimeout, 0)
-  checkInteger('dataTimeout', resolved.dataTimeout, 0)
-  checkInteger('sessionTimeout', resolved.sessionTimeout, 0)
+  checkTimeout('commandTimeout', resolved.commandTimeout)
+  checkTimeout('dataTimeout', resolved.dataTimeout)
+  checkTimeout('sessionTimeout', resolved.sessionTimeout)
   const logger = resolved.logger
   if (!logger || (['debug', 'info', 'warn', 'error'] as const).some((level) => typeof logger[level] !== 'function')) {
     throw invalid('logger', 'must have debug, info, warn and error methods')

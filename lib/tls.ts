@@ -5,6 +5,7 @@ import type { Duplex } from 'node:stream'
 import tls from 'node:tls'
 import type { StreamUpgrade } from './attach.js'
 import { SmtpwireError } from './errors.js'
+import { checkTimeout } from './options.js'
 import type { TlsInfo } from './session.js'
 
 /**
@@ -38,10 +39,12 @@ export function tlsInfoOf(socket: tls.TLSSocket, implicit: boolean): TlsInfo {
 /**
  * A function that runs the server side of a TLS handshake over a stream and resolves with the
  * encrypted stream; it rejects (and destroys the stream) when the handshake fails or times out.
- * @throws SmtpwireError `SMTPWIRE_ERR_TLS` when the options cannot make a secure context.
+ * @throws SmtpwireError `SMTPWIRE_ERR_TLS` when the options cannot make a secure context;
+ * `SMTPWIRE_ERR_INVALID_OPTION` for a `handshakeTimeout` no timer can wait.
  */
 export function tlsUpgrade(options: TlsOptions, implicit: boolean): StreamUpgrade {
   const { SNICallback, requestCert = false, handshakeTimeout = 30_000, ...contextOptions } = options
+  checkTimeout('handshakeTimeout', handshakeTimeout, 1)
   let secureContext: tls.SecureContext
   try {
     secureContext = tls.createSecureContext(contextOptions)

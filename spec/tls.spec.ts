@@ -147,6 +147,26 @@ describe('TLS over real sockets', () => {
     expect(() => plain.listen(0, '127.0.0.1', { secure: true })).to.throw(SmtpwireError, /needs the server's `tls` option/)
     expect(() => tlsUpgrade({ key: 'not a key', cert: 'not a cert' }, false)).to.throw(SmtpwireError, /cannot use the TLS options/)
   })
+
+  it('refuses timeouts a Node timer cannot wait (it would fire after 1 ms), as option errors', () => {
+    const tls = { key: CERT.key, cert: CERT.cert }
+    const tooLong = 'must be at most 2147483647 ms (a longer timer would fire at once), got 2147483648'
+    const refused = (run: () => unknown): string => {
+      try {
+        run()
+      } catch (error) {
+        return `${(error as SmtpwireError).code}: ${(error as Error).message}`
+      }
+      return 'accepted'
+    }
+    expect(refused(() => tlsUpgrade({ ...tls, handshakeTimeout: 2 ** 31 }, false))).to.equal(`SMTPWIRE_ERR_INVALID_OPTION: option \`handshakeTimeout\` ${tooLong}`)
+    expect(refused(() => tlsUpgrade({ ...tls, handshakeTimeout: 0 }, true))).to.equal('SMTPWIRE_ERR_INVALID_OPTION: option `handshakeTimeout` must be an integer >= 1, got 0')
+    expect(refused(() => new SmtpServer({ closeTimeout: 2 ** 31 }, () => undefined))).to.equal(`SMTPWIRE_ERR_INVALID_OPTION: option \`closeTimeout\` ${tooLong}`)
+    const plain = new SmtpServer({}, () => undefined)
+    expect(refused(() => plain.listen(0, '127.0.0.1', { proxyProtocol: true, proxyTimeout: 2 ** 31 }))).to.equal(`SMTPWIRE_ERR_INVALID_OPTION: option \`proxyTimeout\` ${tooLong}`)
+    expect(refused(() => plain.listen(0, '127.0.0.1', { proxyProtocol: true, proxyTimeout: 0 }))).to.equal('SMTPWIRE_ERR_INVALID_OPTION: option `proxyTimeout` must be an integer >= 1, got 0')
+    expect(refused(() => tlsUpgrade({ ...tls, handshakeTimeout: 2 ** 31 - 1 }, false))).to.equal('accepted')
+  })
 })
 
 describe('createSelfSignedCertificate', () => {
