@@ -49,7 +49,9 @@ find_cached() {
 # Downloads node-linux-<arch>@$1 from the npm registry into the cache; prints its directory.
 download() {
   local wanted=$1 work tarball version dest
-  work=$(mktemp -d)
+  mkdir -p "$cache"
+  # Unpacked inside the cache, so the final rename is atomic: a run cut short leaves no half copy.
+  work=$(mktemp -d "$cache/.download.XXXXXX")
   trap 'rm -rf "$work"' RETURN
   tarball=$(cd "$work" && npm pack --silent "node-linux-$arch@$wanted" | tail -n 1)
   mkdir "$work/unpacked"
@@ -60,10 +62,11 @@ download() {
     *) echo "node-versions: node-linux-$arch@$wanted unpacked to a node that says '$version'" >&2; return 1 ;;
   esac
   dest="$cache/node-$version"
-  mkdir -p "$cache"
-  rm -rf "$dest.partial" "$dest"
-  mv "$work/unpacked/package" "$dest.partial"
-  mv "$dest.partial" "$dest" # in place only once complete: an interrupted run leaves no half copy
+  # Another run may have put the same version in place meanwhile: then keep that one.
+  if [ "$(cached_version "$dest")" != "$version" ]; then
+    rm -rf "$dest"
+    mv -T "$work/unpacked/package" "$dest"
+  fi
   echo "$dest"
 }
 
