@@ -13,7 +13,7 @@
 #   SMTPWIRE_NODE_REFRESH=1          ask the registry for the newest release even when one is cached
 #
 # Run once, not per version (the list to extend for a new heavy suite):
-#   - every spec file under a directory in ONCE_ONLY (globs relative to dist/spec/), and
+#   - every spec file under a directory in ONCE_ONLY (directories of dist/spec/), and
 #   - every spec whose describe/it title contains the tag `@once` (mocha --grep --invert).
 set -euo pipefail
 shopt -s inherit_errexit
