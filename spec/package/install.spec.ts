@@ -1,6 +1,7 @@
 // The package as a user gets it (issue 13): `npm pack` (whose prepare script builds lib/ into
 // build/, apart from the dist/ these specs run from), then the tarball installed offline into an
 // empty project outside the repository, used from an ES module, CommonJS and strict TypeScript.
+// The consumers run on the Node running the specs, so .ci/node-versions.sh checks 22 and 24 too.
 
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process'
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
@@ -84,7 +85,7 @@ describe('the npm package', function () {
   })
 
   it('runs from an ES module: a real SmtpServer on port 0 answers a TCP client', function () {
-    const result = ok('node', ['esm.mjs'], consumer)
+    const result = ok(process.execPath, ['esm.mjs'], consumer)
     expect(result.stdout.split('\n')).to.deep.equal([
       '220 mx.test ESMTP smtpwire',
       '250 mx.test greets client.test',
@@ -96,7 +97,7 @@ describe('the npm package', function () {
   })
 
   it('runs from CommonJS require() without a flag or a warning', function () {
-    const result = ok('node', ['cjs.cjs'], consumer)
+    const result = ok(process.execPath, ['cjs.cjs'], consumer)
     expect(result.stdout.split('\n')).to.deep.equal([
       `smtpwire ${version}`,
       '220 mx.test ESMTP smtpwire',
@@ -110,11 +111,11 @@ describe('the npm package', function () {
 
   it('type-checks under strict nodenext with exactOptionalPropertyTypes and no skipLibCheck, and runs', function () {
     this.timeout(120_000)
-    const tsc = run('node', [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', '.'], consumer)
+    const tsc = run(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', '.'], consumer)
     expect(tsc.stdout + tsc.stderr).to.equal('')
     expect(tsc.status).to.equal(0)
 
-    const esm = ok('node', [join('out', 'typed.mjs')], consumer)
+    const esm = ok(process.execPath, [join('out', 'typed.mjs')], consumer)
     expect(esm.stdout.split('\n')).to.deep.equal([
       '220 mx.test ESMTP smtpwire',
       '250 2.1.0 Sender OK',
@@ -124,7 +125,7 @@ describe('the npm package', function () {
       '250 451 string',
       '',
     ])
-    const cjs = ok('node', [join('out', 'typed.cjs')], consumer)
+    const cjs = ok(process.execPath, [join('out', 'typed.cjs')], consumer)
     expect(cjs.stdout).to.equal('220 mx.test from CommonJS\n')
     expect(esm.stderr + cjs.stderr).to.equal('')
   })
