@@ -8,6 +8,12 @@ export type { ReverseLookup } from './reverse-dns.js'
 export type { ProxyHeader, ProxyAddress } from './proxy-header.js'
 export type { StreamUpgrade } from './attach.js'
 export { createSelfSignedCertificate, type SelfSignedCertificate, type SelfSignedOptions } from './certificate.js'
+export {
+  messageStream,
+  type MessageStreamContext,
+  type MessageStreamHandler,
+  type MessageStreamOptions,
+} from './message-stream.js'
 export { ReplySplitter, SmtpDriver, type DriverOptions } from './driver.js'
 export { SmtpError, SmtpReply, SmtpwireError, type SmtpwireErrorCode } from './errors.js'
 export { REPLIES, formatReply, type EnhancedCode, type Reply, type ReplyKey } from './replies.js'

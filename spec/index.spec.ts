@@ -17,6 +17,7 @@ describe('smtpwire (the public entry point)', () => {
       'createSelfSignedCertificate',
       'formatReceivedHeader',
       'formatReply',
+      'messageStream',
     ])
   })
 })
