@@ -61,6 +61,8 @@ class BodyStream {
   readonly done: Promise<void>
   private outcome: Outcome = PENDING
   private release: (() => void) | null = null
+  /** The transaction ended unaccepted: nothing is left to decide, and no error to report. */
+  private aborted = false
 
   constructor(handler: MessageStreamHandler, context: MessageStreamContext, highWaterMark: number) {
     this.readable = new Readable({
@@ -99,6 +101,7 @@ class BodyStream {
 
   /** The transaction ended without its message being accepted: the consumer sees an error. */
   abort(transaction: TransactionInfo, reason: string): void {
+    this.aborted = true
     if (this.readable.readableEnded || this.readable.destroyed) return
     const error = new SmtpwireError('SMTPWIRE_ERR_ABORTED', `transaction ${transaction.id} ended before its message was accepted (${reason})`)
     this.readable.destroy(error)
@@ -106,6 +109,8 @@ class BodyStream {
 
   /** What the handler's outcome means for the transaction so far (before it settled: go on). */
   private answer(): MessageVerdict | Promise<MessageVerdict> {
+    // A chunk still waiting when the connection dropped: the session is over, its answer unused.
+    if (this.aborted) return undefined
     const outcome = this.outcome
     if (outcome.kind === 'failed') throw outcome.error
     if (outcome.kind === 'answered') return outcome.value

@@ -125,7 +125,13 @@ describe('deploy', function () {
         const [, script = '', ...flags] = entrypoint ?? []
         // Flags after the image name come after the ENTRYPOINT's, and a later one wins.
         const args = [script, ...flags, '--host', '127.0.0.1', '--port', '0', '--maildir', maildir, '--no-auth', '--log-level', 'warn']
-        const child = spawn(process.execPath, args, { cwd: app, ...(drop ? { uid: 65534, gid: 65534 } : {}) })
+        // Node hands a child NODE_V8_COVERAGE (c8's directory, which `nobody` cannot write to)
+        // unless the child's env sets its own: point it at a scratch directory it can write.
+        const coverage = join(app, 'coverage')
+        mkdirSync(coverage)
+        if (drop) chownSync(coverage, 65534, 65534)
+        const env = { ...process.env, NODE_V8_COVERAGE: coverage }
+        const child = spawn(process.execPath, args, { cwd: app, env, ...(drop ? { uid: 65534, gid: 65534 } : {}) })
         let output = ''
         let errors = ''
         child.stderr.on('data', (text: Buffer) => (errors += text.toString()))

@@ -208,6 +208,32 @@ describe('messageStream', () => {
       aborted(await result, 'closed')
     })
 
+    it('errors the stream when the connection drops while the consumer is behind, and reports no error', async () => {
+      const held: Array<() => void> = []
+      const slow = new Writable({
+        highWaterMark: 1,
+        write(_chunk, _encoding, callback) {
+          held.push(() => callback())
+        },
+      })
+      const result = deferred<unknown>()
+      const { client, smtp, errors } = await start(
+        'rcpt',
+        (body) => pipeline(body, slow).catch((error: unknown) => result.resolve(error)),
+        { chunkSize: 4 },
+        { highWaterMark: 4 },
+      )
+      await client.send('DATA')
+      for (let i = 0; i < 20; i++) client.write(`line ${i}\r\n`)
+      await turns()
+      expect(smtp.isWaiting, 'a chunk waits for the consumer').to.equal(true)
+      client.protocol.destroy()
+      await smtp.settled()
+      aborted(await result.promise, 'closed')
+      expect(errors).to.deep.equal([])
+      expect(held.length).to.be.greaterThan(0)
+    })
+
     it('errors the stream when the message exceeds maxMessageSize, and answers 552', async () => {
       const { handler, result } = piping()
       const { client } = await start('rcpt', handler, { chunkSize: 4, maxMessageSize: 10 })
