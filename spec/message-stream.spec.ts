@@ -310,6 +310,22 @@ describe('messageStream', () => {
       expect(errors.map(({ error }) => error.message)).to.deep.equal(['disk full'])
     })
 
+    it('answers each LMTP recipient with its own verdict, after the consumer', async () => {
+      const { SmtpProtocol, SmtpReply, SmtpDriver } = await import('../lib/index.js')
+      const smtp = new SmtpProtocol({ domain: 'mx.test', lmtp: true })
+      const { sink, chunks } = collector()
+      messageStream(smtp, async (body) => {
+        await pipeline(body, sink)
+        return [true, new SmtpReply(452, 'Mailbox full, try later', '4.2.2')]
+      })
+      const client = new SmtpDriver(smtp)
+      await client.connect()
+      await client.command('LHLO client.test')
+      await client.send('MAIL FROM:<a@b.test>', 'RCPT TO:<one@mx.test>', 'RCPT TO:<two@mx.test>', 'DATA')
+      expect(await client.send('Subject: lmtp', '', 'hi', '.')).to.deep.equal(['250 2.0.0 Message accepted', '452 4.2.2 Mailbox full, try later'])
+      expect(Buffer.concat(chunks).toString()).to.equal('Subject: lmtp\r\n\r\nhi\r\n')
+    })
+
     it('passes an accepting SmtpReply through as the 250', async () => {
       const { SmtpReply } = await import('../lib/errors.js')
       const { client } = await start('rcpt', async (body, { transaction }) => {
