@@ -79,12 +79,48 @@ function promisesOf(code: string): Promised[] {
 // A top-level statement: starts in column 0 and is not an import, export or a closing bracket.
 const STATEMENT = /^(?!import\b|export\b|else\b|catch\b|finally\b)[A-Za-z_$]/
 
+/**
+ * For each line, whether it starts as code (not inside a template literal or block comment), so a
+ * message body in a multi-line template string is never mistaken for a statement.
+ */
+function startsAsCode(lines: readonly string[]): boolean[] {
+  // The innermost context: code (with `${` brace depth when inside a template), a template, a comment.
+  const stack: Array<{ kind: 'code'; depth: number } | { kind: 'template' } | { kind: 'comment' }> = [{ kind: 'code', depth: 0 }]
+  return lines.map((line) => {
+    const top = stack.at(-1)
+    const atCode = stack.length === 1 && top?.kind === 'code'
+    for (let i = 0; i < line.length; i++) {
+      const here = stack.at(-1)
+      const char = line[i]
+      const next = line[i + 1]
+      if (here?.kind === 'comment') {
+        if (char === '*' && next === '/') stack.pop(), i++
+      } else if (here?.kind === 'template') {
+        if (char === '\\') i++
+        else if (char === '`') stack.pop()
+        else if (char === '$' && next === '{') stack.push({ kind: 'code', depth: 0 }), i++
+      } else if (here?.kind === 'code') {
+        if (char === '/' && next === '/') break
+        if (char === '/' && next === '*') stack.push({ kind: 'comment' }), i++
+        else if (char === '`') stack.push({ kind: 'template' })
+        else if (char === "'" || char === '"') {
+          for (i++; i < line.length && line[i] !== char; i++) if (line[i] === '\\') i++
+        } else if (char === '{') here.depth++
+        else if (char === '}') {
+          if (here.depth > 0) here.depth--
+          else if (stack.length > 1) stack.pop()
+        }
+      }
+    }
+    return atCode
+  })
+}
+
 /** The snippet with a marker call in front of each top-level statement (columns shift, lines do not). */
 function instrument(code: string): string {
-  return code
-    .split('\n')
-    .map((source, index) => (STATEMENT.test(source) ? `globalThis.__readmeAt(${index + 1});${source}` : source))
-    .join('\n')
+  const lines = code.split('\n')
+  const asCode = startsAsCode(lines)
+  return lines.map((source, index) => (asCode[index] && STATEMENT.test(source) ? `globalThis.__readmeAt(${index + 1});${source}` : source)).join('\n')
 }
 
 /** Loaded before the snippet: records every console line with the snippet line that printed it. */
@@ -220,6 +256,20 @@ describe('the README // → checker', () => {
     expect(check(code)).to.deep.equal([])
     expect(check(code.replace('up on port …', 'up at port …'))).to.have.length(1)
     expect(check(code.replace('[…]', '(…)'))).to.have.length(1)
+  })
+
+  it('leaves multi-line template strings and block comments as they are', () => {
+    const code = [
+      'const body = `Subject: hi',
+      '',
+      'Hello ${`nested ${1 + 1}`}',
+      'done`',
+      '/*',
+      'not code',
+      '*/',
+      'console.log(JSON.stringify(body)) // → "Subject: hi\\n\\nHello nested 2\\ndone"',
+    ].join('\n')
+    expect(check(code)).to.deep.equal([])
   })
 
   it('reports a comment on a line that printed nothing', () => {
