@@ -13,8 +13,18 @@
 
 import { isUtf8 } from 'node:buffer'
 import { AUTH_LINE_LIMIT, commandLineLimit, offeredMechanisms, type CapabilityFacts } from './capabilities.js'
+import { isUnanswered } from './commands/data.js'
 import { handleCommand } from './commands/index.js'
 import { isTrustedProxy, XCLIENT_ATTRIBUTES, XFORWARD_ATTRIBUTES } from './commands/xclient.js'
+import {
+  commandChannel,
+  connectionCloseChannel,
+  connectionOpenChannel,
+  decisionChannel,
+  publishMessage,
+  replyChannel,
+  tlsHandshakeChannel,
+} from './diagnostics.js'
 import { SmtpwireError } from './errors.js'
 import {
   combine,
@@ -31,9 +41,9 @@ import type { Host, InputReader } from './host.js'
 import { LineReader } from './line-reader.js'
 import { redactCommand, sessionLogger, type Logger } from './logger.js'
 import type { ResolvedOptions, SaslMechanismName } from './options.js'
-import { parseCommand } from './parser.js'
+import { isFault, parseCommand, type Command, type Fault } from './parser.js'
 import { formatReply, REPLIES, type Reply } from './replies.js'
-import { newSession, type SessionFacts, type SessionState, type TransactionState } from './session.js'
+import { newSession, type SessionFacts, type SessionState, type TlsInfo, type TransactionState } from './session.js'
 import { SessionTimers, type Expiry } from './timeouts.js'
 import type { SmtpTransport } from './transport.js'
 
@@ -68,6 +78,9 @@ export class Engine implements Host {
   private progress = 0
   private progressAtTimer = -1
   private readonly timers: SessionTimers
+  /** The command awaiting its reply, while `smtpwire:command` has subscribers (else null: no clock is read). */
+  private commandVerb: string | null = null
+  private commandStart = 0
   log: Logger
 
   constructor(
@@ -111,6 +124,8 @@ export class Engine implements Host {
     this.transport = transport
     Object.assign(this.session, newSession(facts), { id: this.session.id })
     const { remoteAddress, remotePort, tls } = this.session
+    // Published before the first log line, so a subscriber can tie that line to its client.
+    if (connectionOpenChannel.hasSubscribers) connectionOpenChannel.publish({ session: this.session })
     this.log.info(`connection from ${remoteAddress || 'unknown'}:${remotePort}${tls ? ` (${tls.protocol})` : ''}`)
     this.timers.start()
     this.greet()
@@ -187,6 +202,7 @@ export class Engine implements Host {
   }
 
   send(reply: Reply): void {
+    if (this.commandVerb !== null || replyChannel.hasSubscribers) this.observeReply(reply)
     const bytes = formatReply(reply, this.usesEnhancedCodes)
     if (this.options.trace) this.trace('S', bytes.toString('utf8').trimEnd())
     this.out.push(bytes)
@@ -228,9 +244,11 @@ export class Engine implements Host {
     then: (settled: readonly Settled[]) => void,
     release: (() => void) | null,
   ): void {
+    const start = decisionChannel.hasSubscribers && this.listeners.count(event) > 0 ? performance.now() : -1
     const result = this.listeners.dispatch(event, payload as SmtpEvents[K])
     if (Array.isArray(result)) {
       release?.()
+      if (start >= 0) this.observeDecision(event, start, result, false)
       this.reportErrors(event, result)
       // A listener may have closed the session; the command then goes no further.
       if (!this.closed) then(result)
@@ -242,6 +260,7 @@ export class Engine implements Host {
       (settled) => {
         release?.()
         this.waiting = false
+        if (start >= 0) this.observeDecision(event, start, settled, true)
         // Errors are reported even when the session ended meanwhile: a failure is never lost.
         this.reportErrors(event, settled)
         if (this.closed) return
@@ -326,9 +345,11 @@ export class Engine implements Host {
     this.lines.reset()
     this.waiting = true
     this.updateFlow()
+    const start = tlsHandshakeChannel.hasSubscribers ? performance.now() : -1
     transport.upgrade().then(
       (tls) => {
         this.waiting = false
+        if (start >= 0) this.observeHandshake(start, tls, null)
         // A 'drain' owed by the plaintext stream never comes once the transport swapped it; the
         // handshake could only finish because the client read the 220, so output is flowing.
         this.outputBlocked = false
@@ -351,6 +372,7 @@ export class Engine implements Host {
         if (this.closed) return
         // The connection is mid-handshake: no plaintext reply can be sent, so it just closes.
         const failure = error instanceof Error ? error : new Error(String(error))
+        if (start >= 0) this.observeHandshake(start, null, failure)
         this.log.warn(`TLS handshake failed: ${failure.message}`)
         this.notice('tlsError', { session: this.session, error: failure })
         this.close('error')
@@ -361,6 +383,7 @@ export class Engine implements Host {
   close(reason: CloseReason, reply?: Reply): void {
     if (this.closed) return
     if (reply) {
+      if (this.commandVerb !== null || replyChannel.hasSubscribers) this.observeReply(reply)
       const bytes = formatReply(reply, this.usesEnhancedCodes)
       this.out.push(bytes)
       this.outLength += bytes.length
@@ -373,6 +396,8 @@ export class Engine implements Host {
     this.pos = 0
     this.lines.reset()
     const transaction = this.transaction
+    // A message whose data had started but was never answered is a failed one.
+    if (transaction && isUnanswered(transaction)) publishMessage(this.session, transaction, 'failed', null)
     if (transaction) this.endTransaction('closed')
     // A paused stream never reads the peer's end, so it would not finish closing.
     if (this.inputPaused) this.transport?.resume?.()
@@ -381,6 +406,10 @@ export class Engine implements Host {
     const { commands, messages, bytesIn, bytesOut } = this.session.counters
     const summary = `${commands} commands, ${messages} messages, ${bytesIn} octets in, ${bytesOut} out`
     this.log.info(`closed (${reason}${transaction ? ', transaction aborted' : ''}): ${summary}`)
+    if (connectionCloseChannel.hasSubscribers) {
+      const duration = Date.now() - this.session.connectedAt.getTime()
+      connectionCloseChannel.publish({ session: this.session, reason, aborted: transaction !== null, duration })
+    }
     this.notice('close', { session: this.session, reason, aborted: transaction !== null })
     this.closeNotified = true
   }
@@ -450,6 +479,11 @@ export class Engine implements Host {
     if (line === null && fault === null) return end
     this.session.counters.commands++
     this.progress++
+    // Timed only while someone listens; the verb is filled in once the line is parsed.
+    if (commandChannel.hasSubscribers) {
+      this.commandVerb = 'UNKNOWN'
+      this.commandStart = performance.now()
+    }
     if (this.options.trace) this.trace('C', line ? redactCommand(line.toString('utf8')) : `(${fault})`)
     // Shutting down: new work is refused, but a BDAT transaction under way may finish.
     if (this.shuttingDown && this.transaction?.via !== 'BDAT') {
@@ -461,7 +495,9 @@ export class Engine implements Host {
     } else if (line && !isUtf8(line)) {
       this.sendError(REPLIES.invalidUtf8)
     } else if (line) {
-      handleCommand(this, parseCommand(line.toString('utf8')))
+      const parsed = parseCommand(line.toString('utf8'))
+      if (this.commandVerb !== null) this.commandVerb = knownVerb(parsed)
+      handleCommand(this, parsed)
     }
     return end
   }
@@ -499,6 +535,31 @@ export class Engine implements Host {
     }
   }
 
+  /** Publishes a reply, and the end of the command it answers (AUTH's 334 challenges do not end it). */
+  private observeReply(reply: Reply): void {
+    if (replyChannel.hasSubscribers) replyChannel.publish({ session: this.session, reply })
+    const verb = this.commandVerb
+    if (verb === null || reply.code === 334) return
+    this.commandVerb = null
+    if (commandChannel.hasSubscribers) {
+      commandChannel.publish({ session: this.session, verb, code: reply.code, duration: performance.now() - this.commandStart })
+    }
+  }
+
+  private observeDecision(event: keyof DecisionEvents, start: number, settled: readonly Settled[], async: boolean): void {
+    if (!decisionChannel.hasSubscribers) return
+    const duration = performance.now() - start
+    const { kind: outcome } = combine(settled)
+    decisionChannel.publish({ session: this.session, event, listeners: settled.length, async, outcome, duration })
+  }
+
+  private observeHandshake(start: number, tls: TlsInfo | null, error: Error | null): void {
+    if (!tlsHandshakeChannel.hasSubscribers) return
+    const { remoteAddress, remotePort } = this.session
+    const duration = performance.now() - start
+    tlsHandshakeChannel.publish({ session: this.session, remoteAddress, remotePort, implicit: false, tls, error, duration })
+  }
+
   private reportErrors(event: string, settled: readonly Settled[]): void {
     for (const error of unexpectedErrors(settled)) {
       this.log.error(`${event} listener failed: ${error.message}`)
@@ -522,6 +583,12 @@ export class Engine implements Host {
     this.notice('error', { session: this.session, error: wrapped, event: null })
     this.close('error', REPLIES.localErrorClosing)
   }
+}
+
+/** The verb as `smtpwire:command` reports it: only verbs smtpwire knows, so the set stays small. */
+function knownVerb(parsed: Command | Fault): string {
+  if (!isFault(parsed)) return parsed.verb
+  return parsed.verb === null || parsed.fault === 'unknownCommand' ? 'UNKNOWN' : parsed.verb
 }
 
 function isAuthLine(line: Buffer): boolean {

@@ -7,6 +7,21 @@ export type { Logger } from './logger.js'
 export type { ReverseLookup } from './reverse-dns.js'
 export type { ProxyHeader, ProxyAddress } from './proxy-header.js'
 export type { StreamUpgrade } from './attach.js'
+export {
+  CHANNELS,
+  type AuthDiagnostic,
+  type AuthResult,
+  type ChannelName,
+  type CommandDiagnostic,
+  type ConnectionCloseDiagnostic,
+  type ConnectionOpenDiagnostic,
+  type DecisionDiagnostic,
+  type DiagnosticPayloads,
+  type MessageDiagnostic,
+  type MessageResult,
+  type ReplyDiagnostic,
+  type TlsHandshakeDiagnostic,
+} from './diagnostics.js'
 export { createSelfSignedCertificate, type SelfSignedCertificate, type SelfSignedOptions } from './certificate.js'
 export {
   messageStream,

@@ -15,7 +15,7 @@ import { readProxyHeader } from './proxy.js'
 import { formatReply, REPLIES, type Reply } from './replies.js'
 import { reverseLookup, type ReverseLookup } from './reverse-dns.js'
 import type { SessionFacts } from './session.js'
-import { tlsUpgrade, type TlsOptions } from './tls.js'
+import { implicitHandshake, tlsUpgrade, type TlsOptions } from './tls.js'
 
 /** Options of an SmtpServer: every SmtpProtocol option, applied to each session, and the server's own. */
 export interface SmtpServerOptions extends SmtpOptions {
@@ -210,7 +210,7 @@ export class SmtpServer extends EventEmitter {
       }
       let stream: Duplex = socket
       if (listener.secure && this.implicitTls) {
-        const secure = await this.implicitTls(socket)
+        const secure = await implicitHandshake(this.implicitTls, socket, facts)
         stream = secure.stream
         facts.tls = secure.tls
       }

@@ -4,8 +4,9 @@
 import type { Duplex } from 'node:stream'
 import tls from 'node:tls'
 import type { StreamUpgrade } from './attach.js'
+import { tlsHandshakeChannel } from './diagnostics.js'
 import { SmtpwireError } from './errors.js'
-import type { TlsInfo } from './session.js'
+import type { SessionFacts, TlsInfo } from './session.js'
 
 /** TLS settings for SmtpServer: a key and certificate (or SNI callback), and Node's other TLS options. */
 export interface TlsOptions extends tls.SecureContextOptions {
@@ -62,4 +63,26 @@ export function tlsUpgrade(options: TlsOptions, implicit: boolean): StreamUpgrad
         resolve({ stream: secure, tls: tlsInfoOf(secure, implicit) })
       })
     })
+}
+
+/**
+ * Runs an implicit-TLS handshake with `upgrade`, and tells `smtpwire:tls:handshake` subscribers how
+ * it went (STARTTLS handshakes are told by the session, which knows itself).
+ */
+export function implicitHandshake(upgrade: StreamUpgrade, stream: Duplex, facts: SessionFacts): ReturnType<StreamUpgrade> {
+  return tlsHandshakeChannel.hasSubscribers ? observedHandshake(upgrade, stream, facts) : upgrade(stream)
+}
+
+async function observedHandshake(upgrade: StreamUpgrade, stream: Duplex, facts: SessionFacts): ReturnType<StreamUpgrade> {
+  const start = performance.now()
+  const from = { session: null, remoteAddress: facts.remoteAddress ?? '', remotePort: facts.remotePort ?? 0, implicit: true }
+  try {
+    const secure = await upgrade(stream)
+    tlsHandshakeChannel.publish({ ...from, tls: secure.tls, error: null, duration: performance.now() - start })
+    return secure
+  } catch (error) {
+    const failure = error instanceof Error ? error : new Error(String(error))
+    tlsHandshakeChannel.publish({ ...from, tls: null, error: failure, duration: performance.now() - start })
+    throw error
+  }
 }

@@ -7,6 +7,7 @@ import { SmtpServer } from '../lib/index.js'
 import { AuthLockout } from './auth-lockout.js'
 import { Maildir } from './maildir.js'
 import { deliverToMaildir } from './maildir-delivery.js'
+import { serveMetrics, SmtpMetrics } from './metrics.js'
 import { readFlags, usage } from './server-flags.js'
 
 async function main(): Promise<void> {
@@ -20,6 +21,8 @@ async function main(): Promise<void> {
   const lockout = new AuthLockout(config.authLockout, 15 * 60_000)
   const maildir = new Maildir(config.maildir, config.fsync)
   await maildir.create()
+  // Counting starts before the first listener, so no session is missed.
+  const metrics = config.metrics ? new SmtpMetrics() : null
 
   const server = new SmtpServer(options, (smtp) => {
     lockout.watch(smtp)
@@ -63,6 +66,12 @@ async function main(): Promise<void> {
     const address = await server.listen(listener.port, listener.host, listener.options)
     const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address
     process.stdout.write(`smtpwire listening on ${shown}:${address.port}\n`)
+  }
+  // After the listening line(s), which whoever started us waits for first.
+  if (metrics && config.metrics) {
+    const endpoint = await serveMetrics(metrics, config.metrics.port, config.metrics.host)
+    const shown = endpoint.family === 'IPv6' ? `[${endpoint.address}]` : endpoint.address
+    process.stdout.write(`smtpwire metrics on ${shown}:${endpoint.port}\n`)
   }
 }
 

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { parseArgs } from 'node:util'
 import { createSelfSignedCertificate, type ListenOptions, type Logger, type SaslMechanismName, type SmtpServerOptions } from '../lib/index.js'
-import { consoleLogger, isLevel } from './console-logger.js'
+import { consoleLogger, isLevel, isLogFormat } from './console-logger.js'
 
 const FLAGS = {
   host: { type: 'string', default: '127.0.0.1', help: 'address to listen on' },
@@ -54,6 +54,9 @@ const FLAGS = {
   'trusted-proxy': { type: 'string', multiple: true, help: 'address or CIDR allowed XCLIENT/XFORWARD (repeatable)' },
   'reverse-dns': { type: 'boolean', default: false, help: 'look up client names (reverse DNS) for the Received header' },
   'log-level': { type: 'string', default: 'info', help: 'debug, info, warn, error or silent' },
+  'log-format': { type: 'string', default: 'text', help: 'text, or json: one object per line (time, level, message, session, client) for log shippers' },
+  'metrics-port': { type: 'string', help: 'serve Prometheus metrics at http://HOST:PORT/metrics (off unless given; 0: any free port)' },
+  'metrics-host': { type: 'string', default: '127.0.0.1', help: 'address for --metrics-port' },
   trace: { type: 'boolean', default: false, help: 'log every command and reply (AUTH secrets hidden) at debug level' },
   quiet: { type: 'boolean', default: false, help: 'same as --log-level error' },
   'no-fsync': { type: 'boolean', default: false, help: 'skip fsync before the 250 (faster, not crash-safe)' },
@@ -125,6 +128,8 @@ export interface SampleConfig {
   readonly users: ReadonlyMap<string, string>
   readonly tokens: ReadonlyMap<string, string>
   readonly authLockout: number
+  /** Where to serve Prometheus metrics, or null (the default: no metrics port). */
+  readonly metrics: { readonly host: string; readonly port: number } | null
   /** Lines to log at start (the generated password, the self-signed certificate). */
   readonly notices: readonly string[]
 }
@@ -138,6 +143,8 @@ export function readFlags(argv: readonly string[]): SampleConfig {
   }
   const level = values.quiet ? 'error' : values['log-level']
   if (!isLevel(level)) throw new Error(`--log-level must be debug, info, warn, error or silent, got ${level}`)
+  const format = values['log-format']
+  if (!isLogFormat(format)) throw new Error(`--log-format must be text or json, got ${format}`)
   const notices: string[] = []
   const users = pairs('auth-user', values['auth-user'])
   const tokens = pairs('auth-token', values['auth-token'])
@@ -182,7 +189,7 @@ export function readFlags(argv: readonly string[]): SampleConfig {
     closeTimeout: seconds('close-timeout'),
     trustedProxies: values['trusted-proxy'] ?? [],
     reverseDns: values['reverse-dns'],
-    logger: consoleLogger(level),
+    logger: consoleLogger(level, format),
     trace: values.trace,
   } satisfies SampleConfig['server']
   const proxyProtocol = values['proxy-protocol']
@@ -206,6 +213,7 @@ export function readFlags(argv: readonly string[]): SampleConfig {
     users,
     tokens,
     authLockout: integer('auth-lockout', values['auth-lockout']),
+    metrics: values['metrics-port'] === undefined ? null : { host: values['metrics-host'], port: integer('metrics-port', values['metrics-port']) },
     notices,
   }
 }

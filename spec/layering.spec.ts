@@ -33,6 +33,7 @@ const LEVELS: Record<string, number> = {
   'received.ts': 4,
   'capabilities.ts': 5,
   'events.ts': 4,
+  'diagnostics.ts': 4,
   'host.ts': 5,
   'commands/answer.ts': 5,
   'commands/data.ts': 6,

@@ -2,6 +2,7 @@
 // then asks `plainAuth` and `auth` listeners about the credentials. Counts failures.
 
 import { AUTH_LINE_LIMIT } from '../capabilities.js'
+import { publishAuth } from '../diagnostics.js'
 import { combine, type Outcome, type Settled } from '../events.js'
 import type { Host, InputReader } from '../host.js'
 import { LineReader } from '../line-reader.js'
@@ -85,8 +86,11 @@ function check(host: Host, credentials: SaslCredentials): void {
       session.user = username
       session.authenticatedAt = new Date()
       host.log.info(`authenticated as ${username} (${credentials.mechanism})`)
-      host.send(outcome.reply ?? REPLIES.authSucceeded)
+      const reply = outcome.reply ?? REPLIES.authSucceeded
+      publishAuth(session, credentials.mechanism, username, 'accepted', reply.code)
+      host.send(reply)
     } else if (outcome.kind === 'fail') {
+      publishAuth(session, credentials.mechanism, username, 'failed', TEMPORARY_FAILURE.code)
       host.send(TEMPORARY_FAILURE)
     } else {
       refuse(host, credentials, outcome.reply ?? REPLIES.authFailed)
@@ -122,6 +126,7 @@ function refuse(host: Host, credentials: SaslCredentials, reply: Reply): void {
   host.log.warn(`AUTH ${credentials.mechanism} failed for ${credentials.username} (${failures} so far)`)
   host.notice('authFailure', { session, mechanism: credentials.mechanism, username: credentials.username, failures })
   const final = options.maxAuthFailures > 0 && failures >= options.maxAuthFailures ? REPLIES.tooManyAuthFailures : reply
+  publishAuth(session, credentials.mechanism, credentials.username, 'refused', final.code)
   if (credentials.mechanism !== 'XOAUTH2') return host.send(final)
   host.send({ code: 334, enhanced: null, text: XOAUTH2_ERROR })
   host.setReader(new SaslReader(host, () => host.send(final)))

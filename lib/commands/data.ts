@@ -2,6 +2,7 @@
 // `message`, in bounded memory, and the message is answered (per recipient under LMTP) only after
 // the listeners settled.
 
+import { publishMessage, type MessageResult } from '../diagnostics.js'
 import { DotDecoder } from '../dot-decoder.js'
 import { combine, type Settled } from '../events.js'
 import { HeaderScanner } from '../header-scanner.js'
@@ -29,10 +30,18 @@ interface Body {
   refusal: Reply | null
   /** The LAST chunk was answered, or a chunk failed: later BDATs get `refusal` or 503. */
   closed: boolean
+  /** The message got its final reply: a connection lost after that did not cut it off. */
+  answered: boolean
 }
 
 // Body state is kept beside the transaction, not on it: listeners see the transaction object.
 const bodies = new WeakMap<TransactionState, Body>()
+
+/** True when the message's data started but its final reply was not given: the connection cut it off. */
+export function isUnanswered(transaction: TransactionState): boolean {
+  const body = bodies.get(transaction)
+  return body !== undefined && !body.answered
+}
 
 /** True once DATA was accepted or a BDAT chunk arrived; recipients can no longer be added. */
 export function hasDataStarted(transaction: TransactionState): boolean {
@@ -59,6 +68,7 @@ function newBody(host: Host, transaction: TransactionState, dotStuffed: boolean)
     tooBig: false,
     refusal: null,
     closed: false,
+    answered: false,
   }
   bodies.set(transaction, body)
   if (options.addReceivedHeader) {
@@ -85,6 +95,11 @@ function stopBody(body: Body): void {
   body.batchLength = 0
   if (body.collected) body.collected.length = 0
   body.headersReady = false
+}
+
+/** A refusal is `failed` when it is the reply to a listener that threw (replyFor's default), else `refused`. */
+function resultOf(refusal: Reply): MessageResult {
+  return refusal === REPLIES.localError ? 'failed' : 'refused'
 }
 
 /** Why the message is refused, if it is: a bare line ending, then a long line, size, a listener. */
@@ -218,20 +233,29 @@ class BodyReader implements InputReader {
     body.closed = true
     const recipients = host.options.lmtp ? transaction.to.length : 1
     if (failure) {
+      body.answered = true
+      publishMessage(host.session, transaction, resultOf(failure), failure.code)
       for (let i = 0; i < recipients; i++) host.send(failure)
       host.endTransaction('rejected')
       return
     }
     const messageBody = body.collected ? Buffer.concat(body.collected) : null
     host.decide('message', { session: host.session, transaction, body: messageBody }, (settled) => {
+      body.answered = true
       let delivered = false
+      let failed = false
+      const replies: Reply[] = []
       for (let i = 0; i < recipients; i++) {
         // RFC 2033 §4.2: under LMTP, one reply per accepted recipient, in RCPT order.
         const pick = (value: unknown): unknown => (Array.isArray(value) ? (value as unknown[])[i] : value)
         const outcome = combine(settled, pick)
         if (outcome.kind === 'accept') delivered = true
-        host.send(replyFor(outcome, REPLIES.messageAccepted, REPLIES.messageRejected))
+        if (outcome.kind === 'fail') failed = true
+        replies.push(replyFor(outcome, REPLIES.messageAccepted, REPLIES.messageRejected))
       }
+      // Published before the replies go out: a 421 among them closes the session at once.
+      publishMessage(host.session, transaction, delivered ? 'accepted' : failed ? 'failed' : 'refused', replies[0]?.code ?? null)
+      for (const reply of replies) host.send(reply)
       if (delivered) host.session.counters.messages++
       host.log.info(`message ${transaction.id} ${delivered ? 'accepted' : 'refused'}: ${transaction.size} octets from <${transaction.from?.address ?? ''}> to ${transaction.to.length} recipient(s)`)
       host.endTransaction(delivered ? 'delivered' : 'rejected')
@@ -288,6 +312,12 @@ export function bdat(host: Host, command: Bdat): void {
   /** With `ends`, this LAST chunk closes a transaction an earlier chunk already failed. */
   const refuse = (reply: Reply, ends = false): void => {
     const answer = (): void => {
+      const transaction = ends ? host.transaction : null
+      const body = transaction && bodies.get(transaction)
+      if (transaction && body) {
+        body.answered = true
+        publishMessage(host.session, transaction, resultOf(reply), reply.code)
+      }
       host.sendError(reply)
       if (!ends) return
       // Under LMTP the last chunk is answered once per recipient, as finish() does (RFC 2033 §4.2).
