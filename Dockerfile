@@ -4,7 +4,8 @@
 # Flags after the image name are added to the defaults below (a later --port wins), e.g.
 #         docker run --rm smtpwire --help
 
-# Stage 1: compile the TypeScript with the dev dependencies, then drop them.
+# Stage 1: compile the TypeScript with the dev dependencies, then gather in /runtime the packages
+# the server imports (the sample's prom-client; the library needs none), at their locked versions.
 FROM node:22-bookworm-slim AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
@@ -12,14 +13,15 @@ RUN npm ci --ignore-scripts
 COPY tsconfig.json ./
 COPY lib ./lib
 COPY samples ./samples
-RUN npm run build && npm prune --omit=dev --ignore-scripts
+COPY deploy/runtime-modules.mjs ./deploy/
+RUN npm run build && node deploy/runtime-modules.mjs dist/samples/maildir-server.js /runtime
 
-# Stage 2: only what runs: the compiled library and samples, package.json, production modules.
+# Stage 2: only what runs: the compiled library and samples, package.json, those packages.
 FROM node:22-bookworm-slim
 ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=build /src/package.json ./
-COPY --from=build /src/node_modules ./node_modules
+COPY --from=build /runtime/node_modules ./node_modules
 COPY --from=build /src/dist/lib ./dist/lib
 COPY --from=build /src/dist/samples ./dist/samples
 # The Maildir lives on a volume owned by the image's unprivileged `node` user (uid 1000).

@@ -7,7 +7,7 @@ import { spawn, spawnSync } from 'node:child_process'
 import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
 import { tmpdir } from 'node:os'
-import { dirname, join, relative, resolve } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { SmtpServer } from '../lib/index.js'
 import { requireTool } from './helpers/external-tools.js'
@@ -96,23 +96,24 @@ describe('deploy', function () {
       const sources = build
         .filter((i) => i.keyword === 'COPY' && !i.args.startsWith('--from'))
         .flatMap((i) => i.args.split(/\s+/).slice(0, -1))
-      expect(sources).to.include.members(['package.json', 'package-lock.json', 'lib', 'samples'])
+      expect(sources).to.include.members(['package.json', 'package-lock.json', 'lib', 'samples', 'deploy/runtime-modules.mjs'])
       for (const source of sources) {
         expect(existsSync(join(ROOT, source)), source).to.equal(true)
         expect(ignored(ignore, source), `${source} is in .dockerignore`).to.equal(false)
       }
     })
 
-    it('starts from the runtime stage files alone (no dev dependencies), unprivileged, and stops on SIGTERM', async () => {
-      // The runtime stage: package.json, dist/lib, dist/samples and the production node_modules.
+    it('starts from the runtime stage files alone (no dev dependencies), unprivileged, serves metrics, and stops on SIGTERM', async () => {
+      // The runtime stage: package.json, dist/lib, dist/samples, and the packages the build stage's
+      // runtime-modules.mjs gathers for the entry point (run here the same way).
       const app = mkdtempSync(join(tmpdir(), 'smtpwire-image-'))
       try {
         cpSync(join(ROOT, 'package.json'), join(app, 'package.json'))
         for (const dir of ['dist/lib', 'dist/samples']) cpSync(join(ROOT, dir), join(app, dir), { recursive: true })
-        const listed = spawnSync('npm', ['ls', '--omit=dev', '--all', '--parseable'], { cwd: ROOT, encoding: 'utf8' })
-        for (const path of listed.stdout.split('\n').filter((line) => line.includes('node_modules'))) {
-          cpSync(path, join(app, relative(ROOT, path)), { recursive: true })
-        }
+        const [, script = ''] = entrypoint ?? []
+        const gathered = spawnSync(process.execPath, ['deploy/runtime-modules.mjs', script, app], { cwd: ROOT, encoding: 'utf8' })
+        expect([gathered.status, gathered.stderr]).to.deep.equal([0, ''])
+        expect(existsSync(join(app, 'node_modules', 'typescript')), 'a dev-only package in the image').to.equal(false)
         const maildir = join(app, 'mail')
         mkdirSync(maildir)
         // As root (CI), run as `nobody`, like the image's USER; the copy must be readable by it.
@@ -122,9 +123,9 @@ describe('deploy', function () {
           chmodSync(app, 0o755)
           chownSync(maildir, 65534, 65534)
         }
-        const [, script = '', ...flags] = entrypoint ?? []
+        const [, , ...flags] = entrypoint ?? []
         // Flags after the image name come after the ENTRYPOINT's, and a later one wins.
-        const args = [script, ...flags, '--host', '127.0.0.1', '--port', '0', '--maildir', maildir, '--no-auth', '--log-level', 'warn']
+        const args = [script, ...flags, '--host', '127.0.0.1', '--port', '0', '--maildir', maildir, '--no-auth', '--log-level', 'warn', '--metrics-port', '0']
         // Node hands a child NODE_V8_COVERAGE (c8's directory, which `nobody` cannot write to)
         // unless the child's env sets its own: point it at a scratch directory it can write.
         const coverage = join(app, 'coverage')
@@ -136,11 +137,12 @@ describe('deploy', function () {
         let errors = ''
         child.stderr.on('data', (text: Buffer) => (errors += text.toString()))
         const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)))
-        const port = await new Promise<number>((found, fail) => {
+        const [port, metricsPort] = await new Promise<[number, number]>((found, fail) => {
           child.stdout.on('data', (text: Buffer) => {
             output += text.toString()
-            const match = /^smtpwire listening on 127\.0\.0\.1:(\d+)$/m.exec(output)
-            if (match) found(Number(match[1]))
+            const smtp = /^smtpwire listening on 127\.0\.0\.1:(\d+)$/m.exec(output)
+            const metrics = /^smtpwire metrics on 127\.0\.0\.1:(\d+)$/m.exec(output)
+            if (smtp && metrics) found([Number(smtp[1]), Number(metrics[1])])
           })
           void exited.then((code) => fail(new Error(`the server exited with ${code}: ${output}${errors}`)))
         })
@@ -153,6 +155,8 @@ describe('deploy', function () {
           socket.once('error', fail)
         })
         expect(greeting).to.match(/^220 \S+ ESMTP smtpwire\r\n$/)
+        const scraped = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text()
+        expect(scraped).to.match(/^smtpwire_connections_total 1$/m)
         child.kill('SIGTERM')
         expect(await exited).to.equal(0)
         expect(errors).to.equal('')
