@@ -56,6 +56,8 @@ function log(text: string): void {
 /** Forks the workers, announces the port once all listen, replaces the dead, stops them all on a signal. */
 async function primary(values: Flags): Promise<void> {
   const count = integerFlag('workers', values.workers, 1, 1024)
+  // Only the primary sets it, for replacements; one inherited from the shell must not override --port.
+  delete process.env[PORT_ENV]
   // Checked here once, not in every worker. With port 0 the workers share the one random port
   // cluster picks; replacements are told it (PORT_ENV), so it survives every worker dying at once.
   integerFlag('port', values.port, 0, 65535)
