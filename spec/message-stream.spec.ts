@@ -278,6 +278,34 @@ describe('messageStream', () => {
       expect(await client.command('NOOP')).to.equal('250 2.0.0 OK')
     })
 
+    it('waits for the handler to say why when its consumer destroyed the stream mid-message', async () => {
+      const verdict = deferred<boolean>()
+      const { client, errors } = await start(
+        'rcpt',
+        async (body) => {
+          await new Promise((resolve) => body.once('data', resolve))
+          body.destroy()
+          if (!(await verdict.promise)) throw new SmtpError(554, 'Cannot store that', '5.3.0')
+        },
+        { chunkSize: 4 },
+      )
+      await client.send('DATA', 'first line')
+      client.write('second line\r\n.\r\n')
+      await turns()
+      expect(client.transcript).not.to.include('554')
+      verdict.resolve(false)
+      expect(await client.settle()).to.deep.equal(['554 5.3.0 Cannot store that'])
+      expect(errors).to.deep.equal([])
+    })
+
+    it('refuses with the SmtpError a handler throws synchronously', async () => {
+      const { client, errors } = await start('rcpt', () => {
+        throw new SmtpError(554, 'Not today', '5.7.1')
+      })
+      expect(await client.send('DATA', 'x', '.')).to.deep.equal(['354 End data with <CR><LF>.<CR><LF>', '554 5.7.1 Not today'])
+      expect(errors).to.deep.equal([])
+    })
+
     it('refuses with 550 when it resolves to false', async () => {
       const { client } = await start('rcpt', async (body) => {
         body.resume()
