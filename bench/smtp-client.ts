@@ -42,6 +42,8 @@ export interface SessionOptions {
   readonly gate?: Gate
   /** Awaited after EHLO, before the first message: lets a driver start every session's messages at once. */
   readonly ready?: () => Promise<void>
+  /** Local address to connect from (e.g. 127.0.0.2, to look like another client). Default: the OS picks. */
+  readonly localAddress?: string
 }
 
 /** A counting semaphore. */
@@ -206,9 +208,9 @@ class Connection {
   }
 
   /** Connects; rejects with ConnectionLost when the connection cannot be made. */
-  static open(host: string, port: number, idleTimeoutMs: number): Promise<Connection> {
+  static open(host: string, port: number, idleTimeoutMs: number, localAddress?: string): Promise<Connection> {
     return new Promise((resolve, reject) => {
-      const socket = net.connect({ host, port })
+      const socket = net.connect(localAddress === undefined ? { host, port } : { host, port, localAddress })
       socket.setTimeout(idleTimeoutMs, () => socket.destroy(new Error(`no activity for ${idleTimeoutMs} ms`)))
       const onError = (error: Error): void => reject(new ConnectionLost(error.message))
       socket.once('error', onError)
@@ -275,7 +277,7 @@ function firstLine(reply: Reply): string {
   return `${reply.code} ${reply.lines[0] ?? ''}`
 }
 
-type Settings = Required<Omit<SessionOptions, 'messages' | 'gate' | 'ready'>>
+type Settings = Required<Omit<SessionOptions, 'messages' | 'gate' | 'ready' | 'localAddress'>>
 
 /** One message to send: its body, and for DATA what follows the 354 (prepared before the clock starts). */
 interface Prepared {
@@ -417,7 +419,7 @@ export async function runSession(options: SessionOptions): Promise<SessionResult
       await options.gate.acquire()
       gated = true
     }
-    connection = await Connection.open(settings.host, settings.port, settings.idleTimeoutMs)
+    connection = await Connection.open(settings.host, settings.port, settings.idleTimeoutMs, options.localAddress)
     const greeting = await connection.next()
     if (greeting.code !== 220) throw new SessionEnded(greeting)
     connection.write(`EHLO ${settings.ehloName}\r\n`)

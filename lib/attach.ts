@@ -27,14 +27,26 @@ interface AttachedStream extends Duplex {
   [kProtocol]?: Attachable
 }
 
-/** Writes to a stream unless it can no longer take writes (the peer reset it, or it ended). */
+/**
+ * Writes to a stream unless it can no longer take writes (the peer reset it, or it ended), and
+ * keeps the session's own bound on reply octets queued in the stream: `write` returns false at
+ * `maxQueued`, whatever the stream's highWaterMark (Node's default for it changed from 16 KiB to
+ * 64 KiB in Node 22), and the protocol is told when the stream has flushed below it again.
+ */
 class StreamTransport implements SmtpTransport {
-  constructor(protected stream: Duplex) {}
+  /** Created once: the callback of writes that leave the queue at the bound. */
+  private readonly wakeUp = (error?: Error | null): void => this.onFlushed(error)
+
+  constructor(
+    protected stream: Duplex,
+    private readonly maxQueued: number,
+  ) {}
 
   write(chunk: Buffer): boolean {
     const stream = this.stream
     if (stream.destroyed || stream.writableEnded) return true // 'close' follows; nothing to wait for
-    return stream.write(chunk)
+    this.writeOne(stream, chunk)
+    return stream.writableLength < this.maxQueued
   }
 
   writev(chunks: readonly Buffer[]): boolean {
@@ -42,10 +54,25 @@ class StreamTransport implements SmtpTransport {
     if (stream.destroyed || stream.writableEnded) return true
     // Corked writes leave in one writev call (one syscall on a socket), with no copy to join them.
     stream.cork()
-    let ok = true
-    for (const chunk of chunks) ok = stream.write(chunk)
+    for (const chunk of chunks) this.writeOne(stream, chunk)
     stream.uncork()
-    return ok
+    return stream.writableLength < this.maxQueued
+  }
+
+  /**
+   * The stream's own return value is ignored: the bound is ours. A write that may leave the queue
+   * at the bound carries the wake-up, so the last such write's callback finds the queue below it.
+   */
+  private writeOne(stream: Duplex, chunk: Buffer): void {
+    if (stream.writableLength + chunk.length >= this.maxQueued) stream.write(chunk, this.wakeUp)
+    else stream.write(chunk)
+  }
+
+  private onFlushed(error?: Error | null): void {
+    // A failed write is reported by the stream's 'error'/'close'; a later wake-up owns the rest.
+    if (error || this.stream.writableLength >= this.maxQueued) return
+    const attached: AttachedStream = this.stream
+    attached[kProtocol]?.drained()
   }
 
   end(): void {
@@ -65,9 +92,10 @@ class StreamTransport implements SmtpTransport {
 class UpgradableStreamTransport extends StreamTransport {
   constructor(
     stream: Duplex,
+    maxQueued: number,
     private readonly startTls: StreamUpgrade,
   ) {
-    super(stream)
+    super(stream, maxQueued)
   }
 
   async upgrade(): Promise<TlsInfo> {
@@ -106,10 +134,6 @@ function streamOnError(this: AttachedStream, error: Error): void {
   protocol?.destroy(error)
 }
 
-function streamOnDrain(this: AttachedStream): void {
-  this[kProtocol]?.drained()
-}
-
 function wire(protocol: Attachable, stream: Duplex): void {
   const attached = stream as AttachedStream
   attached[kProtocol] = protocol
@@ -117,7 +141,6 @@ function wire(protocol: Attachable, stream: Duplex): void {
   attached.on('end', streamOnEnd)
   attached.on('close', streamOnClose)
   attached.on('error', streamOnError)
-  attached.on('drain', streamOnDrain)
   // A stream paused on purpose (e.g. after its PROXY header was read) stays paused when a
   // 'data' listener is added; attaching means reading from now on.
   if (attached.isPaused()) attached.resume()
@@ -131,18 +154,19 @@ function unwire(stream: Duplex): Attachable | undefined {
   attached.off('end', streamOnEnd)
   attached.off('close', streamOnClose)
   attached.off('error', streamOnError)
-  attached.off('drain', streamOnDrain)
   return protocol
 }
 
 /**
- * Connects `stream` to `protocol` and opens the session (the greeting is written at once). With
- * `startTls`, STARTTLS is offered and runs through it.
+ * Connects `stream` to `protocol` and opens the session (the greeting is written at once). Input
+ * stops while `maxQueued` reply octets wait in the stream. With `startTls`, STARTTLS is offered
+ * and runs through it.
  */
-export function attachStream(protocol: Attachable, stream: Duplex, facts?: SessionFacts, startTls?: StreamUpgrade): void {
+export function attachStream(protocol: Attachable, stream: Duplex, maxQueued: number, facts?: SessionFacts, startTls?: StreamUpgrade): void {
   wire(protocol, stream)
   try {
-    protocol.open(startTls ? new UpgradableStreamTransport(stream, startTls) : new StreamTransport(stream), facts)
+    const transport = startTls ? new UpgradableStreamTransport(stream, maxQueued, startTls) : new StreamTransport(stream, maxQueued)
+    protocol.open(transport, facts)
   } catch (error) {
     // A refused open (a second attach) must not leave this stream feeding someone else's session.
     unwire(stream)

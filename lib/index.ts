@@ -35,6 +35,7 @@ export { REPLIES, formatReply, type EnhancedCode, type Reply, type ReplyKey } fr
 export {
   DEFAULT_CHUNK_SIZE,
   DEFAULT_MAX_MESSAGE_SIZE,
+  DEFAULT_MAX_QUEUED_REPLY_OCTETS,
   type Policy,
   type ResolvedOptions,
   type SaslMechanismName,

@@ -35,6 +35,15 @@ export interface SmtpOptions {
   collectBody?: boolean | 'auto'
   /** Most header octets held for the `headers` event. Default 64 KiB. */
   maxHeaderSize?: number
+  /**
+   * Reply octets a session lets wait in its stream for a client that does not read them (written,
+   * not yet handed to the operating system). At this bound the session stops reading input until
+   * the client reads; replies to commands already read still go out, so the queue can pass it by
+   * less than 16 KiB plus one reply. The same on every Node version: the stream's highWaterMark
+   * plays no part. Applies to `attach()` and `SmtpServer`; a transport given to `open()` says when
+   * it is full through `write()`'s return value. Default 64 KiB.
+   */
+  maxQueuedReplyOctets?: number
   /** Failed commands (syntax, sequence, unknown) before `421` and close; 0 for no limit. Default 10. */
   maxErrors?: number
   /** Prepend an RFC 5321 §4.4 `Received:` header to the message data. Default false. */
@@ -114,6 +123,8 @@ export type ResolvedOptions = Readonly<Required<Omit<SmtpOptions, 'authMechanism
 
 /** Default message size limit: 25 MiB. */
 export const DEFAULT_MAX_MESSAGE_SIZE = 25 * 1024 * 1024
+/** Default bound on reply octets queued for a client that does not read them: 64 KiB. */
+export const DEFAULT_MAX_QUEUED_REPLY_OCTETS = 64 * 1024
 /** Default `dataChunk` batch size: 64 KiB. */
 export const DEFAULT_CHUNK_SIZE = 64 * 1024
 
@@ -127,6 +138,7 @@ const DEFAULTS: Omit<ResolvedOptions, 'greeting'> = {
   lineEndings: 'reject',
   collectBody: 'auto',
   maxHeaderSize: 64 * 1024,
+  maxQueuedReplyOctets: DEFAULT_MAX_QUEUED_REPLY_OCTETS,
   maxErrors: 10,
   addReceivedHeader: false,
   size: true,
@@ -175,6 +187,18 @@ function checkInteger(name: string, value: number, min: number): void {
   if (!Number.isSafeInteger(value) || value < min) throw invalid(name, `must be an integer >= ${min}, got ${value}`)
 }
 
+/** The longest delay a Node timer takes: a longer one fires after 1 ms instead, on every version. */
+export const MAX_TIMEOUT = 2_147_483_647
+
+/**
+ * Checks a number of milliseconds for a timer: an integer from `min` to MAX_TIMEOUT (24.8 days).
+ * @throws SmtpwireError `SMTPWIRE_ERR_INVALID_OPTION` naming the option.
+ */
+export function checkTimeout(name: string, value: number, min = 0): void {
+  checkInteger(name, value, min)
+  if (value > MAX_TIMEOUT) throw invalid(name, `must be at most ${MAX_TIMEOUT} ms (a longer timer would fire at once), got ${value}`)
+}
+
 /**
  * Fills in defaults and checks every option.
  * @throws SmtpwireError `SMTPWIRE_ERR_INVALID_OPTION` naming the first bad option.
@@ -202,6 +226,7 @@ export function resolveOptions(options: SmtpOptions = {}): ResolvedOptions {
   checkInteger('maxLineLength', resolved.maxLineLength, 64)
   checkInteger('maxTextLineLength', resolved.maxTextLineLength, 0)
   checkInteger('maxHeaderSize', resolved.maxHeaderSize, 0)
+  checkInteger('maxQueuedReplyOctets', resolved.maxQueuedReplyOctets, 1)
   checkInteger('maxErrors', resolved.maxErrors, 0)
   if (!['reject', 'normalize', 'keep'].includes(resolved.lineEndings)) {
     throw invalid('lineEndings', "must be 'reject', 'normalize' or 'keep'")
@@ -209,9 +234,9 @@ export function resolveOptions(options: SmtpOptions = {}): ResolvedOptions {
   if (![true, false, 'auto'].includes(resolved.collectBody)) throw invalid('collectBody', "must be true, false or 'auto'")
   if (resolved.binaryMime && !resolved.chunking) throw invalid('binaryMime', 'needs `chunking` (RFC 3030 §3)')
   checkInteger('maxAuthFailures', resolved.maxAuthFailures, 0)
-  checkInteger('commandTimeout', resolved.commandTimeout, 0)
-  checkInteger('dataTimeout', resolved.dataTimeout, 0)
-  checkInteger('sessionTimeout', resolved.sessionTimeout, 0)
+  checkTimeout('commandTimeout', resolved.commandTimeout)
+  checkTimeout('dataTimeout', resolved.dataTimeout)
+  checkTimeout('sessionTimeout', resolved.sessionTimeout)
   const logger = resolved.logger
   if (!logger || (['debug', 'info', 'warn', 'error'] as const).some((level) => typeof logger[level] !== 'function')) {
     throw invalid('logger', 'must have debug, info, warn and error methods')

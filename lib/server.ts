@@ -9,13 +9,13 @@ import type { StreamUpgrade } from './attach.js'
 import { SmtpwireError } from './errors.js'
 import { ProcessingGate } from './gate.js'
 import { SILENT, type Logger } from './logger.js'
-import { resolveOptions, type SmtpOptions } from './options.js'
+import { checkTimeout, resolveOptions, type SmtpOptions } from './options.js'
 import { SmtpProtocol } from './protocol.js'
 import { readProxyHeader } from './proxy.js'
 import { formatReply, REPLIES, type Reply } from './replies.js'
 import { reverseLookup, type ReverseLookup } from './reverse-dns.js'
 import type { SessionFacts } from './session.js'
-import { implicitHandshake, tlsUpgrade, type TlsOptions } from './tls.js'
+import { implicitHandshake, STREAM_BUFFER_OCTETS, tlsUpgrade, type TlsOptions } from './tls.js'
 
 /** Options of an SmtpServer: every SmtpProtocol option, applied to each session, and the server's own. */
 export interface SmtpServerOptions extends SmtpOptions {
@@ -92,9 +92,10 @@ export class SmtpServer extends EventEmitter {
   ) {
     super()
     const { tls, maxConnections = 0, maxConnectionsPerAddress = 0, maxProcessing = 0, reverseDns = false, closeTimeout = 30_000, signal, ...protocol } = options
-    for (const [name, value] of Object.entries({ maxConnections, maxConnectionsPerAddress, maxProcessing, closeTimeout })) {
+    for (const [name, value] of Object.entries({ maxConnections, maxConnectionsPerAddress, maxProcessing })) {
       if (!Number.isSafeInteger(value) || value < 0) throw new SmtpwireError('SMTPWIRE_ERR_INVALID_OPTION', `option \`${name}\` must be an integer >= 0, got ${value}`)
     }
+    checkTimeout('closeTimeout', closeTimeout)
     this.server = { maxConnections, maxConnectionsPerAddress, maxProcessing, closeTimeout }
     this.options = { ...protocol, gate: maxProcessing > 0 ? new ProcessingGate(maxProcessing) : null }
     resolveOptions(this.options) // fail now, not at the first connection
@@ -129,7 +130,8 @@ export class SmtpServer extends EventEmitter {
     }
     const options = listener.options ? { ...this.options, ...listener.options } : this.options
     resolveOptions(options)
-    const server = net.createServer({ allowHalfOpen: true }, (socket) => void this.accept(socket, listener, options))
+    if (listener.proxyTimeout !== undefined) checkTimeout('proxyTimeout', listener.proxyTimeout, 1)
+    const server = net.createServer({ allowHalfOpen: true, highWaterMark: STREAM_BUFFER_OCTETS }, (socket) => void this.accept(socket, listener, options))
     return new Promise((resolve, reject) => {
       server.once('error', reject)
       server.listen(port, host, () => {

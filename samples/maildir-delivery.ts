@@ -22,6 +22,15 @@ export interface DeliveryOptions {
 }
 
 /**
+ * The trace headers the Maildir sample prepends to a message (`Return-Path:` then `Received:`,
+ * CRLF-terminated). Every sample that stores or hands off a message uses this, so the bytes it
+ * keeps are exactly those the Maildir sample would have written.
+ */
+export function traceHeaders(session: SessionInfo, transaction: TransactionInfo, domain: string): string {
+  return `Return-Path: <${transaction.from?.address ?? ''}>\r\n` + formatReceivedHeader(session, transaction, domain)
+}
+
+/**
  * Registers the listeners that deliver `smtp`'s messages into `maildir`. Every listener returns
  * its Promise, so the session reads on only once the disk has the bytes, and `smtp.settled()`
  * covers cleanup still running after the session ended.
@@ -34,8 +43,7 @@ export function deliverToMaildir(smtp: SmtpProtocol, maildir: Maildir, options: 
     if (transaction.signal.aborted) return void (await started.abort())
     delivery = started
     // Trace headers only: the rest of the file is the message exactly as received.
-    const returnPath = `Return-Path: <${transaction.from?.address ?? ''}>\r\n`
-    await started.write(returnPath + formatReceivedHeader(session, transaction, options.domain))
+    await started.write(traceHeaders(session, transaction, options.domain))
   })
   smtp.on('dataChunk', async ({ chunk }) => {
     await delivery?.write(chunk)

@@ -26,7 +26,63 @@ function hangUp(client: Duplex): void {
   client.destroy()
 }
 
+/**
+ * The server end of a connection whose client reads nothing until `readAll()`: every reply written
+ * stays queued in the stream, as on a socket whose peer stopped reading. Without `highWaterMark`
+ * the stream has Node's default (16 KiB on Node 20, 64 KiB from Node 22 on).
+ */
+function stalledClient(highWaterMark?: number): {
+  server: Duplex
+  send(text: string): void
+  readAll(): void
+  readonly text: string
+} {
+  let text = ''
+  let reading = false
+  let held: (() => void) | null = null
+  const server = new Duplex({
+    writableHighWaterMark: highWaterMark,
+    read() {},
+    write(chunk: Buffer, _encoding, done) {
+      if (reading) {
+        text += chunk.toString()
+        done()
+      } else {
+        // A Writable hands over one chunk at a time: the rest wait in its buffer, counted in writableLength.
+        held = () => {
+          text += chunk.toString()
+          done()
+        }
+      }
+    },
+  })
+  return {
+    server,
+    send: (data) => void server.push(data),
+    readAll() {
+      reading = true
+      const release = held
+      held = null
+      release?.()
+    },
+    get text() {
+      return text
+    },
+  }
+}
+
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
+
+/** Lets the in-memory session run (ticks and immediates only, no I/O) until `progress` stops changing. */
+async function settle(progress: () => number): Promise<void> {
+  let last = -1
+  while (progress() !== last) {
+    last = progress()
+    await nextTurn()
+    await nextTurn()
+  }
+}
+
 
 describe('SmtpProtocol#attach', () => {
   it('runs a session over an in-memory stream pair and ends the stream after QUIT', async () => {
@@ -54,30 +110,56 @@ describe('SmtpProtocol#attach', () => {
     hangUp(client)
   })
 
-  it('stops reading commands while the client does not read its replies', async () => {
-    const { server, client, toClient } = duplexPair(64)
-    const smtp = new SmtpProtocol({ domain: 'mx.test' })
-    let answered = 0
-    smtp.on('ehlo', () => void answered++)
-    smtp.attach(server)
-    // 500 EHLOs, each answered with about 200 octets (100 KB in all), against a 64-octet buffer the
-    // client does not read: replies go out in 16 KiB batches, and reading stops at the first full one
-    client.write('EHLO c.test\r\n'.repeat(500))
-    await nextTurn()
-    expect(answered).to.be.lessThan(200)
-    expect(toClient.readableLength).to.be.lessThan(32 * 1024)
-    const before = answered
-    // the client reads: the protocol goes on where it stopped
-    let replies = ''
-    while (answered < 500) {
-      replies += drainText(client)
-      await nextTurn()
-    }
-    replies += drainText(client)
-    expect(before).to.be.greaterThan(0)
-    expect(replies.match(/^250 BINARYMIME\r$/gm)?.length).to.equal(500)
-    hangUp(client)
-  })
+  // Each EHLO reply is the same 8 lines; the greeting comes first.
+  const GREETING = '220 mx.test ESMTP smtpwire\r\n'
+  const EHLO_REPLY = [
+    '250-mx.test greets c.test',
+    '250-PIPELINING',
+    '250-SIZE 26214400',
+    '250-8BITMIME',
+    '250-SMTPUTF8',
+    '250-ENHANCEDSTATUSCODES',
+    '250-CHUNKING',
+    '250 BINARYMIME',
+    '',
+  ].join('\r\n')
+  // The engine writes replies in batches of at least this much, so the queue may pass the bound by one batch.
+  const BATCH = 16 * 1024
+
+  const limits: Array<[limit: number | undefined, highWaterMark: number | undefined]> = [
+    [undefined, undefined],
+    [32 * 1024, undefined],
+    [128 * 1024, undefined],
+    [32 * 1024, 1],
+    [128 * 1024, 1024 * 1024],
+  ]
+  for (const [limit, highWaterMark] of limits) {
+    const bound = limit ?? 64 * 1024
+    const named = limit === undefined ? 'the default maxQueuedReplyOctets (64 KiB)' : `maxQueuedReplyOctets ${limit}`
+    const stream = highWaterMark === undefined ? "Node's default highWaterMark" : `a highWaterMark of ${highWaterMark}`
+    it(`stops reading commands at ${named} of replies a client does not read, on a stream with ${stream}`, async () => {
+      const client = stalledClient(highWaterMark)
+      const smtp = new SmtpProtocol({ domain: 'mx.test', maxQueuedReplyOctets: limit })
+      let answered = 0
+      smtp.on('ehlo', () => void answered++)
+      smtp.attach(client.server)
+      const commands = 2000 // 290 KB of replies: twice the largest bound here
+      client.send('EHLO c.test\r\n'.repeat(commands))
+      await settle(() => answered)
+      // Everything written is still queued in the stream, so the queue is exactly what was answered.
+      const queued = client.server.writableLength
+      expect(queued).to.equal(GREETING.length + answered * EHLO_REPLY.length)
+      expect(queued).to.be.at.least(bound)
+      expect(queued).to.be.below(bound + BATCH + EHLO_REPLY.length)
+      expect(smtp.bufferedInput).to.equal((commands - answered) * 'EHLO c.test\r\n'.length)
+      // the client reads: the session goes on where it stopped and answers every command, in order
+      client.readAll()
+      await settle(() => answered)
+      expect(answered).to.equal(commands)
+      expect(client.text).to.equal(GREETING + EHLO_REPLY.repeat(commands))
+      client.server.destroy()
+    })
+  }
 
   it('refuses a second attach and leaves that stream out of the session', async () => {
     const first = duplexPair()

@@ -5,6 +5,7 @@ import { SILENT } from '../lib/logger.js'
 import {
   DEFAULT_CHUNK_SIZE,
   DEFAULT_MAX_MESSAGE_SIZE,
+  DEFAULT_MAX_QUEUED_REPLY_OCTETS,
   resolveOptions,
   type ResolvedOptions,
   type SmtpOptions,
@@ -21,6 +22,7 @@ const DEFAULTS: ResolvedOptions = {
   lineEndings: 'reject',
   collectBody: 'auto',
   maxHeaderSize: 65536,
+  maxQueuedReplyOctets: 65536,
   maxErrors: 10,
   addReceivedHeader: false,
   size: true,
@@ -94,6 +96,7 @@ describe('resolveOptions', () => {
     it('exports the default sizes', () => {
       expect(DEFAULT_CHUNK_SIZE).to.equal(64 * 1024)
       expect(DEFAULT_MAX_MESSAGE_SIZE).to.equal(25 * 1024 * 1024)
+      expect(DEFAULT_MAX_QUEUED_REPLY_OCTETS).to.equal(64 * 1024)
     })
 
     it('greets as LMTP in LMTP mode', () => {
@@ -128,6 +131,7 @@ describe('resolveOptions', () => {
         lineEndings: 'normalize',
         collectBody: true,
         maxHeaderSize: 0,
+        maxQueuedReplyOctets: 1,
         maxErrors: 0,
         addReceivedHeader: true,
         size: false,
@@ -213,6 +217,11 @@ describe('resolveOptions', () => {
       [{ maxLineLength: 63 }, 'option `maxLineLength` must be an integer >= 64, got 63'],
       [{ maxTextLineLength: -1 }, 'option `maxTextLineLength` must be an integer >= 0, got -1'],
       [{ maxHeaderSize: -1 }, 'option `maxHeaderSize` must be an integer >= 0, got -1'],
+      [{ maxQueuedReplyOctets: 0 }, 'option `maxQueuedReplyOctets` must be an integer >= 1, got 0'],
+      [{ maxQueuedReplyOctets: 1024.5 }, 'option `maxQueuedReplyOctets` must be an integer >= 1, got 1024.5'],
+      [{ commandTimeout: 2 ** 31 }, 'option `commandTimeout` must be at most 2147483647 ms (a longer timer would fire at once), got 2147483648'],
+      [{ dataTimeout: -1 }, 'option `dataTimeout` must be an integer >= 0, got -1'],
+      [{ sessionTimeout: 30 * 24 * 3600 * 1000 }, 'option `sessionTimeout` must be at most 2147483647 ms (a longer timer would fire at once), got 2592000000'],
       [{ maxErrors: -1 }, 'option `maxErrors` must be an integer >= 0, got -1'],
       [{ maxErrors: 0.5 }, 'option `maxErrors` must be an integer >= 0, got 0.5'],
       [untyped({ maxErrors: null }), 'option `maxErrors` must be an integer >= 0, got null'],

@@ -1,11 +1,14 @@
 import { expect } from 'chai'
 import { X509Certificate, createPrivateKey } from 'node:crypto'
+import net from 'node:net'
+import type { Duplex } from 'node:stream'
+import tls from 'node:tls'
 import sinon from 'sinon'
 import { createSelfSignedCertificate } from '../lib/certificate.js'
 import { SmtpwireError } from '../lib/errors.js'
 import type { SessionInfo, TlsInfo } from '../lib/session.js'
 import { SmtpServer, type SessionHandler } from '../lib/server.js'
-import { tlsUpgrade } from '../lib/tls.js'
+import { STREAM_BUFFER_OCTETS, tlsUpgrade } from '../lib/tls.js'
 import { deferred } from './helpers/ladder.js'
 import { SocketClient } from './helpers/socket-client.js'
 
@@ -115,10 +118,54 @@ describe('TLS over real sockets', () => {
     client.socket.destroy()
   })
 
+  it('gives every connection 64 KiB of stream buffer each way (plain, implicit TLS, STARTTLS), not Node\'s default', async () => {
+    const streams: Duplex[] = []
+    const { port, securePort } = await start((_smtp, socket) => void streams.push(socket))
+    const plain = await SocketClient.connect(port)
+    const secure = await SocketClient.connectTls(securePort)
+    await Promise.all([plain.read(), secure.read()])
+    // STARTTLS: the same upgrade SmtpServer runs, over a connection of its own
+    const raw = net.createServer()
+    await new Promise<void>((resolve) => raw.listen(0, '127.0.0.1', resolve))
+    const accepted = new Promise<net.Socket>((resolve) => raw.once('connection', resolve))
+    const client = tls.connect({ port: (raw.address() as net.AddressInfo).port, host: '127.0.0.1', rejectUnauthorized: false })
+    try {
+      const { stream: upgraded } = await tlsUpgrade({ key: CERT.key, cert: CERT.cert }, false)(await accepted)
+      streams.push(upgraded)
+      // Node's default is 16 KiB on Node 20 and 64 KiB from Node 22 on: ours is the same on all.
+      const buffers = streams.map((stream) => [stream.readableHighWaterMark, stream.writableHighWaterMark])
+      expect(buffers).to.deep.equal([[65536, 65536], [65536, 65536], [65536, 65536]])
+      expect(STREAM_BUFFER_OCTETS).to.equal(65536)
+    } finally {
+      for (const stream of [plain.socket, secure.socket, client, ...streams]) stream.destroy()
+      raw.close()
+    }
+  })
+
   it('refuses a secure listener without tls options, and bad tls options', async () => {
     const plain = new SmtpServer({}, () => undefined)
     expect(() => plain.listen(0, '127.0.0.1', { secure: true })).to.throw(SmtpwireError, /needs the server's `tls` option/)
     expect(() => tlsUpgrade({ key: 'not a key', cert: 'not a cert' }, false)).to.throw(SmtpwireError, /cannot use the TLS options/)
+  })
+
+  it('refuses timeouts a Node timer cannot wait (it would fire after 1 ms), as option errors', () => {
+    const tls = { key: CERT.key, cert: CERT.cert }
+    const tooLong = 'must be at most 2147483647 ms (a longer timer would fire at once), got 2147483648'
+    const refused = (run: () => unknown): string => {
+      try {
+        run()
+      } catch (error) {
+        return `${(error as SmtpwireError).code}: ${(error as Error).message}`
+      }
+      return 'accepted'
+    }
+    expect(refused(() => tlsUpgrade({ ...tls, handshakeTimeout: 2 ** 31 }, false))).to.equal(`SMTPWIRE_ERR_INVALID_OPTION: option \`handshakeTimeout\` ${tooLong}`)
+    expect(refused(() => tlsUpgrade({ ...tls, handshakeTimeout: 0 }, true))).to.equal('SMTPWIRE_ERR_INVALID_OPTION: option `handshakeTimeout` must be an integer >= 1, got 0')
+    expect(refused(() => new SmtpServer({ closeTimeout: 2 ** 31 }, () => undefined))).to.equal(`SMTPWIRE_ERR_INVALID_OPTION: option \`closeTimeout\` ${tooLong}`)
+    const plain = new SmtpServer({}, () => undefined)
+    expect(refused(() => plain.listen(0, '127.0.0.1', { proxyProtocol: true, proxyTimeout: 2 ** 31 }))).to.equal(`SMTPWIRE_ERR_INVALID_OPTION: option \`proxyTimeout\` ${tooLong}`)
+    expect(refused(() => plain.listen(0, '127.0.0.1', { proxyProtocol: true, proxyTimeout: 0 }))).to.equal('SMTPWIRE_ERR_INVALID_OPTION: option `proxyTimeout` must be an integer >= 1, got 0')
+    expect(refused(() => tlsUpgrade({ ...tls, handshakeTimeout: 2 ** 31 - 1 }, false))).to.equal('accepted')
   })
 })
 

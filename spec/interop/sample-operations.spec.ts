@@ -84,6 +84,16 @@ describe('the Maildir sample: operations', () => {
     }
   })
 
+  it('passes --max-queued-reply-octets to the server options, which refuse 0', async () => {
+    let failure = 'started'
+    try {
+      await (await SampleServer.start('--max-queued-reply-octets', '0')).stop()
+    } catch (error) {
+      failure = (error as Error).message
+    }
+    expect(failure).to.equal('sample exited with 1: option `maxQueuedReplyOctets` must be an integer >= 1, got 0\n')
+  })
+
   it('refuses a connection past --max-connections with 421 4.7.0', async () => {
     const sample = await SampleServer.start('--max-connections', '1')
     try {
