@@ -166,7 +166,8 @@ describe('deploy', function () {
     })
   })
 
-  describe('systemd unit', () => {
+  // @once: these check configuration files, not anything the Node version changes.
+  describe('systemd unit @once', () => {
     before(function (this: Mocha.Context) {
       requireTool(this, 'systemd-analyze', 'apt-get install systemd')
     })
@@ -204,7 +205,7 @@ describe('deploy', function () {
     })
   })
 
-  describe('HAProxy snippet', () => {
+  describe('HAProxy snippet @once', () => {
     // Runs even when a spec timed out, so no haproxy outlives the run (and keeps mocha from exiting).
     const cleanups: Array<() => unknown> = []
     afterEach(async () => {
