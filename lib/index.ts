@@ -23,6 +23,12 @@ export {
   type TlsHandshakeDiagnostic,
 } from './diagnostics.js'
 export { createSelfSignedCertificate, type SelfSignedCertificate, type SelfSignedOptions } from './certificate.js'
+export {
+  messageStream,
+  type MessageStreamContext,
+  type MessageStreamHandler,
+  type MessageStreamOptions,
+} from './message-stream.js'
 export { ReplySplitter, SmtpDriver, type DriverOptions } from './driver.js'
 export { SmtpError, SmtpReply, SmtpwireError, type SmtpwireErrorCode } from './errors.js'
 export { REPLIES, formatReply, type EnhancedCode, type Reply, type ReplyKey } from './replies.js'

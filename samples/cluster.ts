@@ -1,21 +1,24 @@
 // One SMTP port spread over every core with node:cluster: the primary forks the workers, restarts
 // any that die and shuts them down on a signal; each worker runs an SmtpServer delivering into a Maildir.
-// Run: npm run build && node dist/samples/cluster.js [--workers N] [--port 2525] [--host H] [--maildir DIR]
+// Run: npm run build && node dist/samples/cluster.js [--workers N] [--port 2525] [--host H] [--maildir DIR] (--help)
 
 import cluster, { type Worker } from 'node:cluster'
 import { availableParallelism, hostname } from 'node:os'
-import { parseArgs } from 'node:util'
 import { SmtpServer } from '../lib/index.js'
+import { integerFlag, readCommandLine, usageFailure } from './command-line.js'
 import { Maildir } from './maildir.js'
 import { deliverToMaildir } from './maildir-delivery.js'
 
 const FLAGS = {
-  workers: { type: 'string', default: String(availableParallelism()) },
-  port: { type: 'string', default: '2525' },
-  host: { type: 'string', default: '127.0.0.1' },
-  maildir: { type: 'string', default: './maildir' },
-  domain: { type: 'string', default: hostname() },
+  workers: { type: 'string', default: String(availableParallelism()), help: 'worker processes (one per core by default)' },
+  port: { type: 'string', default: '2525', help: 'port every worker serves (0: any free port)' },
+  host: { type: 'string', default: '127.0.0.1', help: 'address to listen on' },
+  maildir: { type: 'string', default: './maildir', help: 'Maildir to deliver into (created if missing)' },
+  domain: { type: 'string', default: hostname(), help: 'server name in the greeting and Received headers' },
 } as const
+
+// Replacement workers are told the port the first ones got, so `--port 0` keeps one port for good.
+const PORT_ENV = 'SMTPWIRE_CLUSTER_PORT'
 
 /** The command line, defaults filled in. */
 interface Flags {
@@ -46,24 +49,18 @@ function isShutdownOrder(message: unknown): message is ShutdownOrder {
   return typeof message === 'object' && message !== null && (message as { type?: unknown }).type === 'shutdown'
 }
 
-function integer(name: string, text: string, min: number, max: number): number {
-  const value = Number(text)
-  if (!Number.isSafeInteger(value) || value < min || value > max) {
-    throw new Error(`--${name} must be ${min} to ${max}, got ${text}`)
-  }
-  return value
-}
-
 function log(text: string): void {
   process.stdout.write(`${new Date().toISOString()} ${text}\n`)
 }
 
 /** Forks the workers, announces the port once all listen, replaces the dead, stops them all on a signal. */
 async function primary(values: Flags): Promise<void> {
-  const count = integer('workers', values.workers, 1, 1024)
-  // Checked here once, not in every worker. No port 0: cluster would share one random port, but
-  // if every worker died at once their replacements would get a different one.
-  integer('port', values.port, 1, 65535)
+  const count = integerFlag('workers', values.workers, 1, 1024)
+  // Only the primary sets it, for replacements; one inherited from the shell must not override --port.
+  delete process.env[PORT_ENV]
+  // Checked here once, not in every worker. With port 0 the workers share the one random port
+  // cluster picks; replacements are told it (PORT_ENV), so it survives every worker dying at once.
+  integerFlag('port', values.port, 0, 65535)
   // Created once here; workers share it safely since Maildir names hold the pid.
   await new Maildir(values.maildir).create()
 
@@ -72,15 +69,17 @@ async function primary(values: Flags): Promise<void> {
   let announced = false
   let stopping = false
   let exitCode = 0
+  let port: number | null = null
 
   const fork = (): void => {
-    const worker = cluster.fork()
+    const worker = cluster.fork(port === null ? {} : { [PORT_ENV]: String(port) })
     alive.add(worker)
     // An IPC failure (a send racing the worker's death) must not kill the primary; 'exit' follows.
     worker.on('error', (error: Error) => log(`worker ${worker.process.pid} error: ${error.message}`))
     worker.on('message', (message: unknown) => {
       if (!isListeningReport(message)) return
       listening.add(worker)
+      port ??= message.port
       if (announced) {
         log(`worker ${worker.process.pid} listening`)
       } else if (listening.size === count) {
@@ -163,13 +162,16 @@ async function worker(values: Flags): Promise<void> {
   process.on('SIGTERM', close)
 
   // Every worker listens on the same port: cluster hands them one shared socket from the primary.
-  const address = await server.listen(integer('port', values.port, 1, 65535), values.host)
+  const address = await server.listen(integerFlag('port', process.env[PORT_ENV] ?? values.port, 0, 65535), values.host)
   process.send?.({ type: 'listening', address: address.address, port: address.port } satisfies ListeningReport)
 }
 
-const { values } = parseArgs({ options: FLAGS, strict: true })
+const values = readCommandLine(
+  'cluster',
+  'node dist/samples/cluster.js [flags]',
+  'One SMTP port served by several worker processes (node:cluster), delivering into a Maildir.\n' +
+    'Dead workers are replaced; SIGINT/SIGTERM let every worker finish its sessions, then exit.',
+  FLAGS,
+)
 const run = cluster.isPrimary ? primary : worker
-run(values).catch((error: unknown) => {
-  process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`)
-  process.exit(1)
-})
+run(values).catch((error: unknown) => usageFailure('cluster', error))

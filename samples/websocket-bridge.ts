@@ -1,12 +1,12 @@
 // SMTP over WebSocket frames: a browser or a service behind an HTTP proxy talks to the same
 // SmtpProtocol a TCP socket uses, through a transport built on a `ws` WebSocket. Mail lands in a Maildir.
-// Run: npm run build && node dist/samples/websocket-bridge.js [--port N] [--host H] [--maildir DIR]
+// Run: npm run build && node dist/samples/websocket-bridge.js [--port N] [--host H] [--maildir DIR] (--help)
 
 import type { IncomingMessage } from 'node:http'
 import { pathToFileURL } from 'node:url'
-import { parseArgs } from 'node:util'
 import { WebSocket, WebSocketServer, type RawData } from 'ws'
 import { SmtpProtocol, type CloseEvent, type SessionFacts, type SmtpTransport } from '../lib/index.js'
+import { integerFlag, readCommandLine, usageFailure } from './command-line.js'
 import { Maildir } from './maildir.js'
 import { deliverToMaildir, type DeliveredMessage } from './maildir-delivery.js'
 
@@ -184,28 +184,26 @@ export async function startWebSocketServer(
   }
 }
 
-function port(text: string): number {
-  const value = Number(text)
-  if (!Number.isSafeInteger(value) || value < 0 || value > 65535) {
-    throw new Error(`--port must be 0 to 65535, got ${text}`)
-  }
-  return value
-}
+const FLAGS = {
+  port: { type: 'string', default: '8025', help: 'port to listen on (0: any free port)' },
+  host: { type: 'string', default: '127.0.0.1', help: 'address to listen on' },
+  maildir: { type: 'string', default: './maildir', help: 'Maildir to deliver into (created if missing)' },
+  domain: { type: 'string', default: 'localhost', help: 'server name in the greeting and Received headers' },
+} as const
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      port: { type: 'string', default: '8025' },
-      host: { type: 'string', default: '127.0.0.1' },
-      maildir: { type: 'string', default: './maildir' },
-      domain: { type: 'string', default: 'localhost' },
-    },
-    strict: true,
-  })
+  const values = readCommandLine(
+    'websocket-bridge',
+    'node dist/samples/websocket-bridge.js [flags]',
+    'SMTP over WebSocket: every connection to the printed ws:// URL is one SMTP session (binary\n' +
+      'frames, cut anywhere), delivering into a Maildir. SIGINT/SIGTERM finish open sessions, then exit.',
+    FLAGS,
+  )
+  const port = integerFlag('port', values.port, 0, 65535)
   const log = (text: string): void => void process.stdout.write(`${new Date().toISOString()} ${text}\n`)
   const server = await startWebSocketServer(
     {
-      port: port(values.port),
+      port,
       host: values.host,
       maildir: values.maildir,
       domain: values.domain,
@@ -240,8 +238,5 @@ async function main(): Promise<void> {
 // Only when run as a program: a spec imports this module for bridge() and startWebSocketServer().
 const entry = process.argv[1]
 if (entry !== undefined && import.meta.url === pathToFileURL(entry).href) {
-  main().catch((error: unknown) => {
-    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`)
-    process.exit(1)
-  })
+  main().catch((error: unknown) => usageFailure('websocket-bridge', error))
 }

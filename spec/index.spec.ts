@@ -26,6 +26,7 @@ describe('smtpwire (the public entry point)', () => {
       'createSelfSignedCertificate',
       'formatReceivedHeader',
       'formatReply',
+      'messageStream',
     ])
   })
 

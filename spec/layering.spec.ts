@@ -47,6 +47,7 @@ const LEVELS: Record<string, number> = {
   'attach.ts': 9,
   'protocol.ts': 10,
   'driver.ts': 11,
+  'message-stream.ts': 11,
   'server.ts': 11,
   'tls.ts': 10,
   'proxy.ts': 10,

@@ -34,7 +34,7 @@ class ClusterSample {
 
   private constructor(
     readonly child: ChildProcessWithoutNullStreams,
-    readonly port: number,
+    public port: number,
     readonly maildir: string,
   ) {
     child.stdout.on('data', (text: Buffer) => {
@@ -50,12 +50,15 @@ class ClusterSample {
     for (const wake of this.waiters.splice(0)) wake()
   }
 
-  static async start(workers: number): Promise<ClusterSample> {
-    const port = await freePort()
+  /** Starts the sample on `port` (a free one by default; 0 lets cluster pick, read from its listening line). */
+  static async start(workers: number, port?: number): Promise<ClusterSample> {
+    port ??= await freePort()
     const maildir = await mkdtemp(join(tmpdir(), 'smtpwire-cluster-'))
     const flags = ['--workers', String(workers), '--port', String(port), '--maildir', maildir, '--domain', 'mx.test']
     const sample = new ClusterSample(spawn(process.execPath, [SAMPLE, ...flags]), port, maildir)
-    await sample.waitFor(new RegExp(`^smtpwire listening on 127\\.0\\.0\\.1:${port} \\(${workers} workers\\)$`, 'm'))
+    const shown = port === 0 ? '(\\d+)' : String(port)
+    await sample.waitFor(new RegExp(`^smtpwire listening on 127\\.0\\.0\\.1:${shown} \\(${workers} workers\\)$`, 'm'))
+    if (port === 0) sample.port = Number(/^smtpwire listening on 127\.0\.0\.1:(\d+) /m.exec(sample.output)?.[1])
     return sample
   }
 
@@ -162,6 +165,19 @@ describe('samples/cluster', function () {
 
     expect(await sample.stop()).to.equal(0)
     expect(sample.output).to.match(/ all workers stopped, exiting\n$/)
+  })
+
+  it('serves --port 0 on the port cluster picked, and keeps it when every worker died at once', async () => {
+    sample = await ClusterSample.start(1, 0)
+    expect(sample.port).to.be.greaterThan(0)
+    expect(await sample.send([message(1)])).to.deep.equal(['250 2.0.0 Message accepted'])
+    const [first] = await sample.delivered()
+    const victim = first?.pid ?? 0
+    process.kill(victim, 'SIGKILL')
+    await sample.waitFor(new RegExp(`worker ${victim} exited with signal SIGKILL: starting a replacement\n.* worker \\d+ listening\n`))
+    // The only worker died, so cluster's shared socket closed: the replacement was told the port.
+    expect(await sample.send([message(2)])).to.deep.equal(['250 2.0.0 Message accepted'])
+    expect(await sample.stop()).to.equal(0)
   })
 
   it('exits 1 without replacing workers that cannot listen', async () => {
