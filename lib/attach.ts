@@ -10,7 +10,12 @@ import type { SmtpTransport } from './transport.js'
  * Starts TLS over a stream (for STARTTLS): resolves with the encrypted stream to use from now on
  * and its TLS state; rejects when the handshake fails.
  */
-export type StreamUpgrade = (stream: Duplex) => Promise<{ stream: Duplex; tls: TlsInfo }>
+export type StreamUpgrade = (stream: Duplex) => Promise<{
+  /** The TLS stream to read and write from now on (for Node, the `TLSSocket`). */
+  stream: Duplex
+  /** What was negotiated, for `session.tls`. */
+  tls: TlsInfo
+}>
 
 /** What attach needs from a protocol. */
 export interface Attachable {

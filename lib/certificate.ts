@@ -6,7 +6,9 @@ import { generateKeyPairSync, randomBytes, sign } from 'node:crypto'
 
 /** A key and certificate, both PEM. */
 export interface SelfSignedCertificate {
+  /** The private key, PEM. */
   readonly key: string
+  /** The certificate, PEM. */
   readonly cert: string
 }
 

@@ -48,6 +48,7 @@ export interface ConnectionOpenDiagnostic {
 
 /** `smtpwire:connection:close`: a session ended. */
 export interface ConnectionCloseDiagnostic {
+  /** The session (updated in place; read what you need at once). */
   readonly session: SessionInfo
   /** Why it ended, as the `close` event says. */
   readonly reason: CloseReason
@@ -59,6 +60,7 @@ export interface ConnectionCloseDiagnostic {
 
 /** `smtpwire:command`: a command line got its reply (for AUTH, the final one after any 334). */
 export interface CommandDiagnostic {
+  /** The session (updated in place; read what you need at once). */
   readonly session: SessionInfo
   /**
    * The verb in upper case (`MAIL`, `DATA`, …) when smtpwire knows it; `UNKNOWN` for any other
@@ -73,7 +75,9 @@ export interface CommandDiagnostic {
 
 /** `smtpwire:reply`: a reply was queued, whatever prompted it (greeting, command, message, 421). */
 export interface ReplyDiagnostic {
+  /** The session (updated in place; read what you need at once). */
   readonly session: SessionInfo
+  /** The reply as queued: code, enhanced code (if any) and text. */
   readonly reply: Reply
 }
 
@@ -86,8 +90,11 @@ export type MessageResult = 'accepted' | 'refused' | 'failed'
 
 /** `smtpwire:message`: a message (DATA body or the BDAT LAST chunk) was answered, or cut off. */
 export interface MessageDiagnostic {
+  /** The session (updated in place; read what you need at once). */
   readonly session: SessionInfo
+  /** The transaction the message belongs to. */
   readonly transaction: TransactionInfo
+  /** How it ended. */
   readonly result: MessageResult
   /** Octets of message data received (after dot-unstuffing; trace header excluded). */
   readonly size: number
@@ -101,7 +108,9 @@ export interface MessageDiagnostic {
 export interface TlsHandshakeDiagnostic {
   /** The session for STARTTLS; null for implicit TLS, whose handshake comes before the session. */
   readonly session: SessionInfo | null
+  /** The client's address (after a PROXY header, the one it reported). */
   readonly remoteAddress: string
+  /** The client's port. */
   readonly remotePort: number
   /** True for implicit TLS (SMTPS), false for STARTTLS. */
   readonly implicit: boolean
@@ -118,9 +127,13 @@ export type AuthResult = 'accepted' | 'refused' | 'failed'
 
 /** `smtpwire:auth`: credentials were checked. Exchanges that end before credentials (501, `*`) are only commands. */
 export interface AuthDiagnostic {
+  /** The session (updated in place; read what you need at once). */
   readonly session: SessionInfo
+  /** The SASL mechanism used. */
   readonly mechanism: string
+  /** The user name the client gave. */
   readonly username: string
+  /** How the check ended. */
   readonly result: AuthResult
   /** The final reply's code (235, 535, 454, or 421 after too many failures). */
   readonly code: number
@@ -128,7 +141,9 @@ export interface AuthDiagnostic {
 
 /** `smtpwire:listener:decision`: every listener of a decision event settled. Not published for events without listeners. */
 export interface DecisionDiagnostic {
+  /** The session (updated in place; read what you need at once). */
   readonly session: SessionInfo
+  /** The decision event whose listeners were asked. */
   readonly event: keyof DecisionEvents
   /** Listeners asked. */
   readonly listeners: number
@@ -145,13 +160,21 @@ export interface DecisionDiagnostic {
 
 /** Each channel name with the payload published on it. */
 export interface DiagnosticPayloads {
+  /** See {@link ConnectionOpenDiagnostic}. */
   'smtpwire:connection:open': ConnectionOpenDiagnostic
+  /** See {@link ConnectionCloseDiagnostic}. */
   'smtpwire:connection:close': ConnectionCloseDiagnostic
+  /** See {@link CommandDiagnostic}. */
   'smtpwire:command': CommandDiagnostic
+  /** See {@link ReplyDiagnostic}. */
   'smtpwire:reply': ReplyDiagnostic
+  /** See {@link MessageDiagnostic}. */
   'smtpwire:message': MessageDiagnostic
+  /** See {@link TlsHandshakeDiagnostic}. */
   'smtpwire:tls:handshake': TlsHandshakeDiagnostic
+  /** See {@link AuthDiagnostic}. */
   'smtpwire:auth': AuthDiagnostic
+  /** See {@link DecisionDiagnostic}. */
   'smtpwire:listener:decision': DecisionDiagnostic
 }
 

@@ -53,6 +53,7 @@ export class ReplySplitter {
  * // → ['250 2.1.0 Sender OK', '550 5.1.1 Recipient rejected']
  */
 export class SmtpDriver {
+  /** The protocol being driven: the one given, or a new one made from the options given. */
   readonly protocol: SmtpProtocol
   /** True once the protocol ended the connection (after 221 or 421). */
   ended = false

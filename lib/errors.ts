@@ -16,6 +16,7 @@ export type SmtpwireErrorCode =
 
 /** An error that is not an SMTP reply: bad options, a listener that blew up, a failed TLS handshake. */
 export class SmtpwireError extends Error {
+  /** Which kind of error this is; stable across versions, unlike the message. */
   readonly code: SmtpwireErrorCode
   constructor(code: SmtpwireErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options)
@@ -45,8 +46,11 @@ function checkReply(code: number, enhanced: EnhancedCode | undefined, min: numbe
  * smtp.on('message', async ({ transaction }) => new SmtpReply(250, `Queued as ${await queue(transaction)}`, '2.0.0'))
  */
 export class SmtpReply implements Reply {
+  /** The reply code, 200–599. */
   readonly code: number
+  /** The enhanced status code, or undefined for the `X.0.0` default (sent only where enhanced codes are on). */
   readonly enhanced: EnhancedCode | undefined
+  /** The text: one line, or several for a multiline reply; CR and LF inside a line also break it. */
   readonly text: string | readonly string[]
   /** @throws SmtpwireError `SMTPWIRE_ERR_INVALID_REPLY` for a code outside 200–599 or a mismatched enhanced code. */
   constructor(code: number, text: string | readonly string[], enhanced?: EnhancedCode) {
@@ -68,8 +72,11 @@ export class SmtpReply implements Reply {
  * })
  */
 export class SmtpError extends Error implements Reply {
+  /** The reply code, 400–599. */
   readonly code: number
+  /** The enhanced status code, or undefined for the `X.0.0` default (sent only where enhanced codes are on). */
   readonly enhanced: EnhancedCode | undefined
+  /** The text: one line, or several for a multiline reply; CR and LF inside a line also break it. */
   readonly text: string | readonly string[]
   /** @throws SmtpwireError `SMTPWIRE_ERR_INVALID_REPLY` for a code outside 400–599 or a mismatched enhanced code. */
   constructor(code: number, text: string | readonly string[], enhanced?: EnhancedCode) {

@@ -19,11 +19,13 @@ export type Verdict = boolean | void | undefined | SmtpReply
 /** A `message` listener's answer: one verdict, or in LMTP mode one per recipient of `transaction.to`. */
 export type MessageVerdict = Verdict | readonly Verdict[]
 
-interface WithSession {
+/** What every event payload carries. */
+export interface WithSession {
   /** The live session record. */
   readonly session: SessionInfo
 }
-interface WithTransaction extends WithSession {
+/** What the payload of an event inside a mail transaction carries. */
+export interface WithTransaction extends WithSession {
   /** The transaction in progress. */
   readonly transaction: TransactionInfo
 }
@@ -32,17 +34,23 @@ interface WithTransaction extends WithSession {
 export type ConnectEvent = WithSession
 /** HELO, EHLO or LHLO with the client's name for itself. */
 export interface EhloEvent extends WithSession {
+  /** The command the client used. */
   readonly verb: 'HELO' | 'EHLO' | 'LHLO'
+  /** The domain or address literal it gave, as sent. */
   readonly domain: string
 }
 /** MAIL FROM: the reverse-path (null for `<>`) and its parameters. */
 export interface SenderEvent extends WithSession {
+  /** The reverse-path; null for the null sender `<>` (bounces). */
   readonly address: Mailbox | null
+  /** The MAIL FROM parameters. */
   readonly params: MailParams
 }
 /** RCPT TO: one forward-path and its parameters. */
 export interface RecipientEvent extends WithTransaction {
+  /** The forward-path. */
   readonly address: Mailbox
+  /** The RCPT TO parameters. */
   readonly params: RcptParams
 }
 /** DATA (before 354) or the first BDAT of a transaction (before its chunk is read). */
@@ -56,6 +64,7 @@ export interface HeadersEvent extends WithTransaction {
 }
 /** A batch of message octets, at least `chunkSize` long unless it is the last one. */
 export interface DataChunkEvent extends WithTransaction {
+  /** The octets, dot-unstuffed (DATA) or as sent (BDAT); the listener may keep the Buffer. */
   readonly chunk: Buffer
 }
 /** The data ended; accept to send 250. */
@@ -65,8 +74,11 @@ export interface MessageEvent extends WithTransaction {
 }
 /** AUTH PLAIN or LOGIN credentials. */
 export interface PlainAuthEvent extends WithSession {
+  /** The mechanism the client chose. */
   readonly mechanism: 'PLAIN' | 'LOGIN'
+  /** The user name (for PLAIN, the authentication identity). */
   readonly username: string
+  /** The password, in the clear. */
   readonly password: string
   /** The authorization identity (PLAIN only); empty when the client gave none. */
   readonly authorizationId: string
@@ -77,13 +89,18 @@ export interface PlainAuthEvent extends WithSession {
  * return `verify(secretOf(username))`), or a bearer token (XOAUTH2).
  */
 export interface AuthEvent extends WithSession {
+  /** The mechanism the client chose. */
   readonly mechanism: SaslCredentials['mechanism']
+  /** The user name the client gave, whatever the mechanism. */
   readonly username: string
+  /** What the mechanism produced; switch on `credentials.mechanism`. */
   readonly credentials: SaslCredentials
 }
 /** An AUTH attempt failed (refused credentials): the hook for locking out an address across sessions. */
 export interface AuthFailureEvent extends WithSession {
+  /** The mechanism of the refused attempt. */
   readonly mechanism: SaslCredentials['mechanism']
+  /** The user name of the refused attempt. */
   readonly username: string
   /** Failed attempts in this session so far. */
   readonly failures: number
@@ -92,10 +109,12 @@ export interface AuthFailureEvent extends WithSession {
 export type SecureEvent = WithSession
 /** The TLS handshake after STARTTLS failed; the connection is closed without a reply. */
 export interface TlsErrorEvent extends WithSession {
+  /** Why the handshake failed, as the TLS layer reported it. */
   readonly error: Error
 }
 /** VRFY, EXPN or HELP with its argument; answer with an `SmtpReply` to say more than the default. */
 export interface QueryEvent extends WithSession {
+  /** Everything after the command and its space, as sent; '' when none. */
   readonly argument: string
 }
 /** RSET was received. */
@@ -104,6 +123,7 @@ export type ResetEvent = WithSession
 export type TransactionEndReason = 'delivered' | 'rejected' | 'reset' | 'helo' | 'tls' | 'auth' | 'closed'
 /** Transaction state was cleared (EHLO, RSET, after a message, ...). */
 export interface TransactionEvent extends WithSession {
+  /** What cleared it. */
   readonly reason: TransactionEndReason
   /** The transaction that ended, or null when none was open. */
   readonly transaction: TransactionInfo | null
@@ -112,12 +132,14 @@ export interface TransactionEvent extends WithSession {
 export type CloseReason = 'quit' | 'peer' | 'error' | 'protocol' | 'timeout' | 'shutdown'
 /** The session is over. */
 export interface CloseEvent extends WithSession {
+  /** What ended it. */
   readonly reason: CloseReason
   /** True when a transaction was open (MAIL accepted, message not yet answered) and was cut off. */
   readonly aborted: boolean
 }
 /** A listener threw something that is not an `SmtpError`, or the transport failed. */
 export interface ErrorEvent extends WithSession {
+  /** What was thrown (a non-Error value is wrapped in one). */
   readonly error: Error
   /** The event whose listener threw, or null for transport errors. */
   readonly event: string | null
@@ -125,29 +147,49 @@ export interface ErrorEvent extends WithSession {
 
 /** Events whose listeners decide the reply. */
 export interface DecisionEvents {
+  /** A client connected: refuse to answer `554` (or a thrown `421` to close at once). */
   connect: ConnectEvent
+  /** HELO, EHLO or LHLO: refuse to answer `550 5.7.1 Hello rejected`. */
   ehlo: EhloEvent
+  /** MAIL FROM: refuse to answer `550 5.7.1 Sender rejected`. */
   sender: SenderEvent
+  /** RCPT TO: refuse to answer `550 5.1.1 Recipient rejected`. */
   recipient: RecipientEvent
+  /** DATA or the first BDAT: refuse to answer `554 5.7.1 Transaction rejected`. */
   data: DataEvent
+  /** The header block was read: refuse to answer the message with `550 5.7.1 Message rejected` once its data ends. */
   headers: HeadersEvent
+  /** A batch of the message; reading waits while a returned Promise is pending, and a refusal rejects the message like `headers`. */
   dataChunk: DataChunkEvent
+  /** The whole message was read: accept for `250`, refuse for `550 5.7.1 Message rejected`. */
   message: MessageEvent
+  /** AUTH PLAIN or LOGIN: accept to authenticate, refuse for `535 5.7.8`. */
   plainAuth: PlainAuthEvent
+  /** AUTH with any mechanism: accept to authenticate, refuse for `535 5.7.8`. */
   auth: AuthEvent
+  /** VRFY: by default `252`; refuse for `550 5.1.1 User unknown`. */
   vrfy: QueryEvent
+  /** EXPN: by default `502`; refuse for `550 5.1.1 List unknown`. */
   expn: QueryEvent
+  /** HELP: by default a `214` pointing at RFC 5321. */
   help: QueryEvent
 }
 
 /** Events that only report; listener results are ignored. */
 export interface NoticeEvents {
+  /** RSET was received. */
   reset: ResetEvent
+  /** Transaction state was cleared, with the reason. */
   transaction: TransactionEvent
+  /** The session ended. */
   close: CloseEvent
+  /** A listener threw something that is not an `SmtpError`, or the transport failed. */
   error: ErrorEvent
+  /** An AUTH attempt was refused. */
   authFailure: AuthFailureEvent
+  /** TLS came up after STARTTLS. */
   secure: SecureEvent
+  /** The STARTTLS handshake failed. */
   tlsError: TlsErrorEvent
 }
 

@@ -84,4 +84,6 @@ export type {
   TransactionEndReason,
   TransactionEvent,
   Verdict,
+  WithSession,
+  WithTransaction,
 } from './events.js'

@@ -3,9 +3,13 @@
 
 /** What smtpwire needs from a logger; `console` and pino both fit. */
 export interface Logger {
+  /** The wire trace, one line per command or reply line, when the `trace` option is on. */
   debug(message: string): void
+  /** Connections opened and closed, TLS up, listening addresses, shutdown. */
   info(message: string): void
+  /** Timeouts, failed TLS handshakes, connections refused or dropped by the server. */
   warn(message: string): void
+  /** A listener that threw something other than an `SmtpError`. */
   error(message: string): void
   /** pino-style child loggers, used when present so the session id becomes a field. */
   child?(bindings: Record<string, unknown>): Logger

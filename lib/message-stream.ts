@@ -19,7 +19,9 @@ export interface MessageStreamOptions {
 
 /** What a `MessageStreamHandler` is told about the message besides its body. */
 export interface MessageStreamContext {
+  /** The live session record. */
   readonly session: SessionInfo
+  /** The transaction whose body the stream carries. */
   readonly transaction: TransactionInfo
 }
 

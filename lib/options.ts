@@ -102,7 +102,10 @@ export interface SmtpOptions {
    * (`10.0.0.0/8`, `2001:db8::/32`). Default none.
    */
   trustedProxies?: readonly string[]
-  /** A gate shared by sessions that limits how many decisions run at once (SmtpServer's `maxProcessing`). */
+  /**
+   * A gate shared by sessions that limits how many decisions run at once (SmtpServer's `maxProcessing`).
+   * @internal SmtpServer sets it; its type is not exported.
+   */
   gate?: ProcessingGate | null
 }
 
@@ -117,7 +120,9 @@ const POLICIES: readonly Policy[] = ['forbidden', 'optional', 'required']
 
 /** Options after defaults and checks: every field present, frozen (`authMechanisms` null: automatic). */
 export type ResolvedOptions = Readonly<Required<Omit<SmtpOptions, 'authMechanisms' | 'gate'>>> & {
+  /** The mechanisms listed in the options, or null to offer PLAIN and LOGIN when a listener is there. */
   readonly authMechanisms: readonly SaslMechanismName[] | null
+  /** @internal */
   readonly gate: ProcessingGate | null
 }
 

@@ -3,12 +3,15 @@
 
 /** One end of the relayed connection as the proxy reports it. */
 export interface ProxyAddress {
+  /** The IP address as text. */
   readonly address: string
+  /** The TCP or UDP port. */
   readonly port: number
 }
 
 /** A parsed PROXY header. */
 export interface ProxyHeader {
+  /** Which version of the PROXY protocol the header used: the text form (1) or the binary one (2). */
   readonly version: 1 | 2
   /** 'PROXY': relayed connection; 'LOCAL': v2 health check from the proxy itself (use the real socket addresses). */
   readonly command: 'PROXY' | 'LOCAL'
@@ -16,6 +19,7 @@ export interface ProxyHeader {
   readonly family: 'TCP4' | 'TCP6' | 'UDP4' | 'UDP6' | 'UNIX' | 'UNKNOWN' | 'UNSPEC'
   /** null for UNKNOWN / UNSPEC / LOCAL / UNIX */
   readonly source: ProxyAddress | null
+  /** The address the client connected to on the proxy; null when `source` is. */
   readonly destination: ProxyAddress | null
   /** v2 TLVs by type (empty map for v1), values as views of the input */
   readonly tlvs: ReadonlyMap<number, Buffer>

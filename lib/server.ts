@@ -52,8 +52,11 @@ export type SessionHandler = (smtp: SmtpProtocol, socket: Duplex) => void
 
 /** Where a listener is bound. */
 export interface ListenAddress {
+  /** The bound IP address, e.g. `127.0.0.1` or `::`. */
   readonly address: string
+  /** The bound port: the one chosen by the system when you asked for port 0. */
   readonly port: number
+  /** `IPv4` or `IPv6`. */
   readonly family: string
 }
 

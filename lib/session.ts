@@ -19,14 +19,19 @@ export interface TlsInfo {
 
 /** What the transport knows about a connection when it hands it to the protocol. */
 export interface SessionFacts {
+  /** The client's IP address. */
   remoteAddress?: string
+  /** The client's port. */
   remotePort?: number
+  /** The address the client connected to. */
   localAddress?: string
+  /** The port the client connected to. */
   localPort?: number
   /** Reverse-DNS name of the client, when the glue looked it up. */
   clientHostname?: string | null
   /** TLS state when the connection is already secure (implicit TLS). */
   tls?: TlsInfo | null
+  /** When the connection was accepted; default: when the protocol opened. */
   connectedAt?: Date
 }
 
@@ -42,8 +47,9 @@ export interface SessionCounters {
   messages: number
   /** AUTH attempts whose credentials were refused. */
   authFailures: number
-  /** Octets read from and written to the client. */
+  /** Octets read from the client. */
   bytesIn: number
+  /** Octets written to the client. */
   bytesOut: number
 }
 
@@ -51,29 +57,41 @@ export interface SessionCounters {
 export interface SessionInfo {
   /** Unique id for logs, e.g. `k3x9a1f2`. */
   readonly id: string
+  /** The client's IP address (as a trusted proxy reported it, with PROXY or XCLIENT); '' when unknown. */
   readonly remoteAddress: string
+  /** The client's port; 0 when unknown. */
   readonly remotePort: number
+  /** The address the client connected to; '' when unknown. */
   readonly localAddress: string
+  /** The port the client connected to; 0 when unknown. */
   readonly localPort: number
+  /** The client's name from reverse DNS (SmtpServer's `reverseDns`) or XCLIENT, or null. */
   readonly clientHostname: string | null
+  /** When the connection was accepted. */
   readonly connectedAt: Date
   /** The name the client gave in HELO/EHLO/LHLO, or null before it did. */
   readonly heloName: string | null
+  /** Which greeting command the client used, or null before it sent one. */
   readonly heloVerb: 'HELO' | 'EHLO' | 'LHLO' | null
   /** TLS state, or null while the session is in plaintext. */
   readonly tls: TlsInfo | null
+  /** When TLS came up, or null while in plaintext. */
   readonly secureAt: Date | null
   /** The authenticated identity (AUTH), or null. */
   readonly user: string | null
+  /** When AUTH succeeded, or null. */
   readonly authenticatedAt: Date | null
   /** Postfix XFORWARD attributes for the coming transaction (from a trusted proxy), or null. */
   readonly forwarded: Readonly<Record<string, string>> | null
+  /** Running totals: commands, errors, transactions, messages, octets. */
   readonly counters: Readonly<SessionCounters>
 }
 
 /** An accepted recipient. */
 export interface RecipientInfo {
+  /** The forward-path as given in RCPT TO. */
   readonly address: Mailbox
+  /** The RCPT TO parameters (DSN's NOTIFY and ORCPT). */
   readonly params: RcptParams
 }
 
@@ -83,6 +101,7 @@ export interface TransactionInfo {
   readonly id: string
   /** The reverse-path; null for the null sender `<>`. */
   readonly from: Mailbox | null
+  /** The MAIL FROM parameters (SIZE, BODY, SMTPUTF8, DSN's RET and ENVID, AUTH=). */
   readonly mailParams: MailParams
   /** Accepted recipients in the order they were given. */
   readonly to: readonly RecipientInfo[]
@@ -90,6 +109,7 @@ export interface TransactionInfo {
   readonly via: 'DATA' | 'BDAT' | null
   /** Octets of message data received so far (after dot-unstuffing; trace header excluded). */
   readonly size: number
+  /** When MAIL FROM was accepted. */
   readonly startedAt: Date
   /** XFORWARD attributes a trusted proxy sent for this transaction (NAME, ADDR, HELO, …), or null. */
   readonly forwarded: Readonly<Record<string, string>> | null

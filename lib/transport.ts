@@ -18,6 +18,7 @@ export interface SmtpTransport {
   end(): void
   /** Stop delivering input until `resume()`: the protocol is waiting for a listener or for output. */
   pause?(): void
+  /** Deliver input again after `pause()`. */
   resume?(): void
   /**
    * Starts TLS on this connection (STARTTLS): resolves once the handshake is done, rejects when it

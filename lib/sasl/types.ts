@@ -6,21 +6,29 @@ import type { ReplyKey } from '../replies.js'
 /** Credentials a finished exchange produced, for the application to check. */
 export type SaslCredentials =
   | {
+      /** RFC 4616 PLAIN. */
       readonly mechanism: 'PLAIN'
+      /** The authentication identity the client gave. */
       readonly username: string
+      /** The password, in the clear. */
       readonly password: string
       /** The identity to act as; '' when the client sent none (act as `username`). */
       readonly authorizationId: string
     }
   | {
+      /** The LOGIN mechanism (two base64 prompts). */
       readonly mechanism: 'LOGIN'
+      /** The user name the client gave. */
       readonly username: string
+      /** The password, in the clear. */
       readonly password: string
       /** Always '': LOGIN has no way to send one. */
       readonly authorizationId: string
     }
   | {
+      /** RFC 2195 CRAM-MD5: the password never crosses the wire; check with `verify`. */
       readonly mechanism: 'CRAM-MD5'
+      /** The user name the client gave. */
       readonly username: string
       /** The challenge text the server sent, before base64, e.g. `<1896.697170952@mx.example>`. */
       readonly challenge: string
@@ -29,7 +37,14 @@ export type SaslCredentials =
       /** True when `digest` is HMAC-MD5(secret, challenge) in lowercase hex; compares in constant time. */
       verify(secret: string): boolean
     }
-  | { readonly mechanism: 'XOAUTH2'; readonly username: string; readonly token: string }
+  | {
+      /** Google's and Microsoft's XOAUTH2: an OAuth 2.0 bearer token. */
+      readonly mechanism: 'XOAUTH2'
+      /** The `user=` the client gave. */
+      readonly username: string
+      /** The bearer token, without the `Bearer ` prefix. */
+      readonly token: string
+    }
 
 /** What the engine does next. */
 export type SaslStep =
