@@ -66,3 +66,32 @@ function jsonWriter(): (level: string, message: string, bindings: Record<string,
     return `${JSON.stringify({ ...line, ...bindings })}\n`
   }
 }
+
+/**
+ * A logger whose lines wait until `release()`, then go to `inner` in order. The sample starts with
+ * it so that its `smtpwire listening on` lines come first on stdout, before the start-up notices and
+ * the library's own lines: whoever started the sample waits for that line.
+ */
+export function heldLogger(inner: Logger): { logger: Logger; release(): void } {
+  let queue: Array<() => void> | null = []
+  const wrap = (target: Logger): Logger => {
+    const at =
+      (level: 'debug' | 'info' | 'warn' | 'error') =>
+      (message: string): void => {
+        if (queue) queue.push(() => target[level](message))
+        else target[level](message)
+      }
+    const methods: Logger = { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') }
+    const child = target.child?.bind(target)
+    if (child) methods.child = (bindings) => wrap(child(bindings))
+    return methods
+  }
+  return {
+    logger: wrap(inner),
+    release(): void {
+      const waiting = queue ?? []
+      queue = null
+      for (const line of waiting) line()
+    },
+  }
+}

@@ -5,19 +5,30 @@
 import { randomBytes } from 'node:crypto'
 import { SmtpServer } from '../lib/index.js'
 import { AuthLockout } from './auth-lockout.js'
+import { heldLogger } from './console-logger.js'
 import { Maildir } from './maildir.js'
 import { deliverToMaildir } from './maildir-delivery.js'
 import { serveMetrics, SmtpMetrics } from './metrics.js'
 import { readFlags, usage } from './server-flags.js'
 
 async function main(): Promise<void> {
-  const config = readFlags(process.argv.slice(2))
+  let config: ReturnType<typeof readFlags>
+  try {
+    config = readFlags(process.argv.slice(2))
+  } catch (error) {
+    // A usage error: one line and exit code 2 (the shell's convention), as the other samples do.
+    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`)
+    process.exit(2)
+  }
   if (config.help) {
     process.stdout.write(usage())
     return
   }
-  const { server: options, users, tokens } = config
-  const log = options.logger
+  const { users, tokens } = config
+  // Everything logged before the listening lines waits for them: they come first on stdout.
+  const held = heldLogger(config.server.logger)
+  const options = { ...config.server, logger: held.logger }
+  const log = held.logger
   const lockout = new AuthLockout(config.authLockout, 15 * 60_000)
   const maildir = new Maildir(config.maildir, config.fsync)
   await maildir.create()
@@ -67,6 +78,7 @@ async function main(): Promise<void> {
     const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address
     process.stdout.write(`smtpwire listening on ${shown}:${address.port}\n`)
   }
+  held.release()
   // After the listening line(s), which whoever started us waits for first.
   if (metrics && config.metrics) {
     const endpoint = await serveMetrics(metrics, config.metrics.port, config.metrics.host)

@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
-const SAMPLE = fileURLToPath(new URL('../../samples/maildir-server.js', import.meta.url))
+/** The compiled Maildir sample. */
+export const SAMPLE = fileURLToPath(new URL('../../samples/maildir-server.js', import.meta.url))
 
 /** A running sample server. */
 export class SampleServer {

@@ -1,7 +1,8 @@
 import { expect } from 'chai'
+import { spawnSync } from 'node:child_process'
 import nodemailer from 'nodemailer'
 import { requirePython, runPython } from '../helpers/python.js'
-import { SampleServer, splitTrace } from '../helpers/sample-server.js'
+import { SAMPLE, SampleServer, splitTrace } from '../helpers/sample-server.js'
 import { SocketClient } from '../helpers/socket-client.js'
 
 // A message with what trips servers up: a leading dot, a line of only dots, UTF-8, a long line.
@@ -22,6 +23,14 @@ const MESSAGE = [
 ].join('\r\n')
 
 describe('the Maildir sample flags', () => {
+  it('refuses an unknown flag with one line on stderr and exit code 2', () => {
+    const run = spawnSync(process.execPath, [SAMPLE, '--no-such-flag'], { encoding: 'utf8' })
+    expect(run.status).to.equal(2)
+    expect(run.stdout).to.equal('')
+    expect(run.stderr.trim().split('\n')).to.have.length(1)
+    expect(run.stderr).to.match(/^Unknown option '--no-such-flag'/)
+  })
+
   it('listens with implicit TLS on --smtps-port, and offers neither STARTTLS nor AUTH with --no-starttls --no-auth', async () => {
     const secure = await SampleServer.start('--smtps-port', '0', '--auth-user', 'bob:builder')
     try {
@@ -103,6 +112,8 @@ describe('the Maildir sample (npm start) with real clients', function () {
   })
 
   it('offers STARTTLS with a self-signed certificate and AUTH for a printed user by default', async () => {
+    // The notices follow the listening line, which start() waited for.
+    await sample.waitFor(/AUTH user smtpwire, password \S+/)
     const password = /AUTH user smtpwire, password (\S+)/.exec(sample.log)?.[1]
     expect(sample.log).to.include('TLS with a self-signed certificate for mx.test, localhost, 127.0.0.1, ::1')
     const transport = nodemailer.createTransport({

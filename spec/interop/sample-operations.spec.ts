@@ -60,7 +60,9 @@ describe('the Maildir sample: operations', () => {
   it('listens on every --listen address, and requires AUTH on --submission-port', async () => {
     const sample = await SampleServer.start('--listen', '127.0.0.1:0', '--listen', '[::1]:0', '--submission-port', '0')
     try {
-      const lines = sample.log.split('\n').filter((line) => line.startsWith('smtpwire listening on '))
+      // The listening lines come first on stdout, before the AUTH and TLS notices and the library's log.
+      await sample.waitFor(/AUTH user smtpwire, password/)
+      const lines = sample.log.split('\n').slice(0, 3)
       expect(lines.map((line) => line.replace(/:\d+$/, ''))).to.deep.equal([
         'smtpwire listening on 127.0.0.1',
         'smtpwire listening on [::1]',

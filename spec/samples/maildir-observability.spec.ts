@@ -51,8 +51,8 @@ describe('the Maildir sample, observed', () => {
   it('refuses a bad --log-format or --metrics-port with a message, not a stack trace', () => {
     const run = (...flags: string[]): { status: number | null; stderr: string } =>
       spawnSync(process.execPath, [SAMPLE, '--port', '0', '--maildir', join(tmpdir(), 'smtpwire-unused'), ...flags], { encoding: 'utf8' })
-    expect(run('--log-format', 'xml')).to.include({ status: 1, stderr: '--log-format must be text or json, got xml\n' })
-    expect(run('--metrics-port', 'nine')).to.include({ status: 1, stderr: '--metrics-port must be a whole number, got nine\n' })
+    expect(run('--log-format', 'xml')).to.include({ status: 2, stderr: '--log-format must be text or json, got xml\n' })
+    expect(run('--metrics-port', 'nine')).to.include({ status: 2, stderr: '--metrics-port must be a whole number, got nine\n' })
   })
 
   it('serves Prometheus metrics on --metrics-port, counted from real mail, an AUTH failure and a refused message', async () => {
