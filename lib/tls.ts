@@ -59,7 +59,29 @@ export function tlsUpgrade(options: TlsOptions, implicit: boolean): StreamUpgrad
         clearTimeout(timer)
         secure.off('error', onError)
         secure.off('close', onClose)
+        guard(secure, stream)
         resolve({ stream: secure, tls: tlsInfoOf(secure, implicit) })
       })
     })
+}
+
+/** The part of TLSSocket that `tls.Server` uses on its sockets and we need on ours. */
+interface ServerSideSocket {
+  _releaseControl?: () => boolean
+}
+
+/**
+ * What `tls.Server` does for its own sockets once they are secure, done for our standalone one:
+ * refuse client renegotiation (TLS 1.2; each one costs the server a handshake), and let TLS errors
+ * after the handshake (a renegotiation attempt, non-TLS bytes) reach `error`. Until control is
+ * released a standalone TLSSocket swallows them, so the connection stayed open. A TLS layer that
+ * failed carries nothing more: both it and the connection under it are closed at once.
+ */
+function guard(secure: tls.TLSSocket, stream: Duplex): void {
+  secure.disableRenegotiation()
+  ;(secure as tls.TLSSocket & ServerSideSocket)._releaseControl?.()
+  secure.on('error', () => {
+    secure.destroy()
+    stream.destroy()
+  })
 }
