@@ -46,6 +46,7 @@ export function tlsUpgrade(options: TlsOptions, implicit: boolean): StreamUpgrad
       const secure = new tls.TLSSocket(stream, { isServer: true, secureContext, SNICallback, requestCert, rejectUnauthorized: false })
       const fail = (error: Error): void => {
         clearTimeout(timer)
+        stream.off('end', onEnd)
         secure.destroy()
         stream.destroy()
         reject(error)
@@ -53,12 +54,18 @@ export function tlsUpgrade(options: TlsOptions, implicit: boolean): StreamUpgrad
       const timer = setTimeout(() => fail(new SmtpwireError('SMTPWIRE_ERR_TLS', 'TLS handshake timed out')), handshakeTimeout)
       const onError = (error: Error): void => fail(new SmtpwireError('SMTPWIRE_ERR_TLS', `TLS handshake failed: ${error.message}`, { cause: error }))
       const onClose = (): void => fail(new SmtpwireError('SMTPWIRE_ERR_TLS', 'connection closed during the TLS handshake'))
+      // A half-open socket whose client left mid-handshake would otherwise wait out handshakeTimeout.
+      const onEnd = (): void => fail(new SmtpwireError('SMTPWIRE_ERR_TLS', 'client ended the connection during the TLS handshake'))
       secure.once('error', onError)
       secure.once('close', onClose)
+      stream.once('end', onEnd)
+      secure.once('end', onEnd)
       secure.once('secure', () => {
         clearTimeout(timer)
         secure.off('error', onError)
         secure.off('close', onClose)
+        stream.off('end', onEnd)
+        secure.off('end', onEnd)
         guard(secure, stream)
         resolve({ stream: secure, tls: tlsInfoOf(secure, implicit) })
       })
