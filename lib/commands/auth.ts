@@ -93,14 +93,15 @@ function check(host: Host, credentials: SaslCredentials): void {
       refuse(host, credentials, outcome.reply ?? REPLIES.authFailed)
     }
   }
-  const askAuth = (): void => {
-    if (!host.hasListeners('auth')) return finish({ kind: 'accept', reply: null })
+  // A plainAuth listener's own 2xx reply is sent when no auth listener follows it.
+  const askAuth = (reply: Reply | null): void => {
+    if (!host.hasListeners('auth')) return finish({ kind: 'accept', reply })
     host.decide('auth', { session, mechanism: credentials.mechanism, username, credentials }, (settled) => finish(authOutcome(host, 'auth', settled)))
   }
   const plain = credentials.mechanism === 'PLAIN' || credentials.mechanism === 'LOGIN'
   // Credentials nobody checks are refused: accepting them would let anyone in.
   if (!host.hasListeners('auth') && !(plain && host.hasListeners('plainAuth'))) return finish({ kind: 'reject', reply: null })
-  if (!plain || !host.hasListeners('plainAuth')) return askAuth()
+  if (!plain || !host.hasListeners('plainAuth')) return askAuth(null)
   const payload = {
     session,
     mechanism: credentials.mechanism,
@@ -110,7 +111,7 @@ function check(host: Host, credentials: SaslCredentials): void {
   }
   host.decide('plainAuth', payload, (settled: readonly Settled[]) => {
     const outcome = authOutcome(host, 'plainAuth', settled)
-    if (outcome.kind === 'accept') askAuth()
+    if (outcome.kind === 'accept') askAuth(outcome.reply)
     else finish(outcome)
   })
 }
