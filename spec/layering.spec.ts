@@ -47,6 +47,7 @@ const LEVELS: Record<string, number> = {
   'protocol.ts': 10,
   'driver.ts': 11,
   'server.ts': 11,
+  'server-options.ts': 11,
   'tls.ts': 10,
   'proxy.ts': 10,
   'reverse-dns.ts': 0,
