@@ -3,7 +3,7 @@
 // library in-process, where `close()` resolves only once every socket is gone.
 
 import { expect } from 'chai'
-import { readdirSync } from 'node:fs'
+import { existsSync, readdirSync } from 'node:fs'
 import net from 'node:net'
 import { SmtpError } from '../../lib/errors.js'
 import { SmtpServer } from '../../lib/server.js'
@@ -64,7 +64,8 @@ describe('hostile: descriptors of refused clients that never close (issue #11)',
       sample = null
     })
 
-    it('frees the descriptors of 300 refused half-open clients within lingerTimeout, while a session keeps working', async () => {
+    it('frees the descriptors of 300 refused half-open clients within lingerTimeout, while a session keeps working', async function (this: Mocha.Context) {
+      if (!existsSync('/proc/self/fd')) return this.skip() // descriptors are counted in /proc (Linux, as CI)
       sample = await SampleServer.startWith({ fdLimit: 256 }, '--max-connections', '1', '--linger-timeout', '1')
       const pid = sample.process.pid as number
       const descriptors = (): number => readdirSync(`/proc/${pid}/fd`).length
