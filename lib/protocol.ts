@@ -84,7 +84,8 @@ export class SmtpProtocol {
   /**
    * Resolves once every Promise returned by listeners so far has settled (a `message` listener still
    * writing when the client left, a `transaction` listener cleaning up): after `close`, when the
-   * session's work is done. `SmtpServer.close()` waits for it.
+   * session's work is done. `SmtpServer.close()` waits for it (up to its `closeTimeout`). A
+   * Promise given up on after `listenerTimeout` is no longer waited for.
    */
   settled(): Promise<void> {
     return this.engine.settled()
@@ -135,7 +136,11 @@ export class SmtpProtocol {
     return this.engine.feed(chunk)
   }
 
-  /** The client finished sending. Commands already fed are still answered, then the session ends. */
+  /**
+   * The client finished sending. Commands already fed are still answered, then the session ends;
+   * but when a listener is deciding and nothing was fed after that command, the client has left
+   * without waiting for the answer, and the session ends at once (`close` reason `peer`).
+   */
   end(): void {
     this.engine.end()
   }

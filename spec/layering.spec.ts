@@ -49,6 +49,7 @@ const LEVELS: Record<string, number> = {
   'driver.ts': 11,
   'message-stream.ts': 11,
   'server.ts': 11,
+  'server-options.ts': 11,
   'tls.ts': 10,
   'proxy.ts': 10,
   'reverse-dns.ts': 0,
@@ -57,6 +58,7 @@ const LEVELS: Record<string, number> = {
   'timeouts.ts': 0,
   'logger.ts': 0,
   'ip-range.ts': 1,
+  'connection-limits.ts': 1,
   'index.ts': 12,
 }
 const GLUE = new Set(['server.ts', 'tls.ts', 'proxy.ts', 'reverse-dns.ts'])
