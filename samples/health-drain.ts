@@ -4,7 +4,8 @@
 // end starts *draining*: client sessions are served as before, but every health check is answered
 // `421` (HAProxy's smtpchk counts it as failed). Once `checks` checks in a row were refused
 // (HAProxy's `fall`, plus one more interval in which the connections it routed before marking the
-// server DOWN were accepted), nothing new can be on its way and the drain ends. A bound in time
+// server DOWN were accepted), nothing new can be on its way and the drain ends; a client session
+// that started since the previous refused check (accepted late) makes it wait for one more. A bound in time
 // (`timeoutMs`) ends it too, so a front end with no balancer checking it still stops.
 
 import { SmtpError, SmtpServer, type Logger } from '../lib/index.js'
@@ -25,7 +26,7 @@ const DRAINING = (): SmtpError => new SmtpError(421, 'Draining for shutdown, try
 /** The health-check listener and the drain it drives. */
 export class HealthDrain {
   readonly server: SmtpServer
-  private draining: { refused: number; done: () => void } | null = null
+  private draining: { refused: number; clients: boolean; done: () => void } | null = null
 
   constructor(private readonly options: HealthDrainOptions) {
     // Start/stop notices and warnings only: a check every few seconds is not worth a log line.
@@ -36,8 +37,11 @@ export class HealthDrain {
         smtp.on('connect', () => {
           if (!this.draining) return
           this.draining.refused++
-          const { refused, done } = this.draining
-          if (refused >= options.checks) {
+          const { refused, clients, done } = this.draining
+          this.draining.clients = false
+          // A client session that started since the previous refused check was routed here before
+          // HAProxy took us out and accepted late (a busy event loop): give it one more interval.
+          if (refused >= options.checks && !clients) {
             options.logger.info(`draining: refused ${refused} health checks, closing`)
             done()
           }
@@ -52,6 +56,11 @@ export class HealthDrain {
     )
   }
 
+  /** Tells it a client session started (on the client port): draining waits one more check after it. */
+  clientStarted(): void {
+    if (this.draining) this.draining.clients = true
+  }
+
   /**
    * Starts draining; resolves once `checks` health checks in a row were refused, or `timeoutMs`
    * passed. Client sessions are not touched: closing them is the caller's next step.
@@ -64,6 +73,7 @@ export class HealthDrain {
       }, this.options.timeoutMs)
       this.draining = {
         refused: 0,
+        clients: false,
         done: () => {
           clearTimeout(timer)
           resolve('checks')

@@ -33,7 +33,7 @@ const FRONT_END = {
   'max-connections-per-address': { type: 'string', default: '20', help: 'sessions open at once from one client address (0: no limit)' },
   'close-timeout': { type: 'string', default: '30', help: 'seconds to let sessions finish on SIGTERM before cutting them off' },
   'health-port': { type: 'string', help: "port for HAProxy's health checks (`check port N`), plain SMTP on --host; with it SIGTERM drains first (0: any free port)" },
-  'drain-checks': { type: 'string', default: '3', help: "health checks refused on SIGTERM before closing: HAProxy's fall + 1" },
+  'drain-checks': { type: 'string', default: '3', help: "health checks refused on SIGTERM before closing (HAProxy's fall + 1); one more while clients still arrive" },
   'drain-timeout': { type: 'string', default: '15', help: 'seconds draining may last at most (about 3 × inter × fall), then it closes anyway' },
   ...BROKER,
 } as const satisfies Record<string, Flag>

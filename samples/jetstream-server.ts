@@ -17,6 +17,9 @@ async function main(): Promise<void> {
   const broker = await openBroker(config, `smtpwire ${config.domain} pid ${process.pid}`, config.replicas)
   const maxPayload = broker.connection.info?.max_payload ?? 1024 * 1024
 
+  // With --health-port, HAProxy checks a listener of its own, and SIGTERM drains through it first.
+  const health = config.healthPort === null ? null : new HealthDrain({ domain: config.domain, logger: log, checks: config.drainChecks, timeoutMs: config.drainTimeoutMs })
+
   const server = new SmtpServer(
     {
       domain: config.domain,
@@ -43,14 +46,12 @@ async function main(): Promise<void> {
         onRetry: (session, attempt, error) =>
           log.warn(`[${session.id}] publish attempt ${attempt} not acknowledged (${error instanceof Error ? error.message : String(error)}), trying again`),
       })
+      health?.clientStarted()
       // Listener failures are logged by the library; this keeps Node from warning about them too.
       smtp.on('error', () => undefined)
     },
   )
   server.on('error', (error: Error) => log.error(`server error: ${error.message}`))
-
-  // With --health-port, HAProxy checks a listener of its own, and SIGTERM drains through it first.
-  const health = config.healthPort === null ? null : new HealthDrain({ domain: config.domain, logger: log, checks: config.drainChecks, timeoutMs: config.drainTimeoutMs })
 
   let stopping = false
   const stop = async (signal: string): Promise<void> => {
