@@ -75,14 +75,16 @@ async function main(): Promise<void> {
 
     cluster = await NatsCluster.start(join(dir, 'nats'), 3)
     const flags = ['--nats', cluster.urls.join(','), '--replicas', '3', '--proxy-protocol', '--domain', 'mx.test', '--max-connections-per-address', '0', '--log-level', 'error']
-    for (const name of ['fe1', 'fe2']) frontEnds.push(await FrontEnd.start(name, await freePort(), flags))
+    for (const name of ['fe1', 'fe2']) frontEnds.push(await FrontEnd.start(name, await freePort(), [...flags, '--health-port', '0']))
     await cluster.streamCurrent('MAIL', 3)
     const direct = await FrontEnd.start('direct', 0, ['--nats', cluster.urls.join(','), '--replicas', '3', '--domain', 'mx.test', '--max-connections-per-address', '0', '--log-level', 'error'])
     frontEnds.push(direct)
     rows.push(await load('JetStream front end, no HAProxy, R3', direct.port, sessions, messages, size))
     await direct.child.stop()
 
-    proxy = await HaProxy.start(dir, [frontEnds[0]?.address ?? '', frontEnds[1]?.address ?? ''])
+    const [fe1, fe2] = frontEnds
+    if (!fe1 || !fe2) throw new Error('the front ends did not start')
+    proxy = await HaProxy.start(dir, [fe1, fe2])
     await proxy.waitForStatus('fe1', 'UP')
     await proxy.command('set server smtpwire/fe2 state maint')
     await proxy.waitForStatus('fe2', 'MAINT')

@@ -32,6 +32,9 @@ const FRONT_END = {
   'max-connections': { type: 'string', default: '1000', help: 'sessions open at once (0: no limit)' },
   'max-connections-per-address': { type: 'string', default: '20', help: 'sessions open at once from one client address (0: no limit)' },
   'close-timeout': { type: 'string', default: '30', help: 'seconds to let sessions finish on SIGTERM before cutting them off' },
+  'health-port': { type: 'string', help: "port for HAProxy's health checks (`check port N`), plain SMTP on --host; with it SIGTERM drains first (0: any free port)" },
+  'drain-checks': { type: 'string', default: '3', help: "health checks refused on SIGTERM before closing (HAProxy's fall + 1); one more while clients still arrive" },
+  'drain-timeout': { type: 'string', default: '15', help: 'seconds draining may last at most (about 3 × inter × fall), then it closes anyway' },
   ...BROKER,
 } as const satisfies Record<string, Flag>
 
@@ -87,6 +90,10 @@ export interface FrontEndConfig extends BrokerConfig {
   readonly maxConnections: number
   readonly maxConnectionsPerAddress: number
   readonly closeTimeoutMs: number
+  /** The health-check port, or null: no health listener, and SIGTERM closes at once. */
+  readonly healthPort: number | null
+  readonly drainChecks: number
+  readonly drainTimeoutMs: number
 }
 
 /** The consumer's command line. */
@@ -112,6 +119,8 @@ export function readFrontEndFlags(argv: readonly string[]): FrontEndConfig {
   const help = values.help ? usage('npm run start:jetstream', 'An SMTP front end that answers 250 only once NATS JetStream has the message.', FRONT_END) : null
   const replicas = integer('replicas', values.replicas)
   if (replicas < 1 || replicas > 5) throw new Error(`--replicas must be 1 to 5, got ${values.replicas}`)
+  const drainChecks = integer('drain-checks', values['drain-checks'])
+  if (drainChecks < 1) throw new Error('--drain-checks must be at least 1')
   return {
     ...broker(values),
     help,
@@ -125,6 +134,9 @@ export function readFrontEndFlags(argv: readonly string[]): FrontEndConfig {
     maxConnections: integer('max-connections', values['max-connections']),
     maxConnectionsPerAddress: integer('max-connections-per-address', values['max-connections-per-address']),
     closeTimeoutMs: integer('close-timeout', values['close-timeout']) * 1000,
+    healthPort: values['health-port'] === undefined ? null : integer('health-port', values['health-port']),
+    drainChecks,
+    drainTimeoutMs: integer('drain-timeout', values['drain-timeout']) * 1000,
   }
 }
 

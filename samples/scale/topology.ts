@@ -221,6 +221,12 @@ export interface ServerStat {
   readonly sessions: number
 }
 
+/** A front end as HAProxy's config names it: where clients go, and the port its checks go to. */
+export interface Checked {
+  readonly address: string
+  readonly healthPort: number
+}
+
 /** HAProxy with samples/scale/haproxy.cfg in front of two front ends. */
 export class HaProxy {
   private constructor(
@@ -229,8 +235,11 @@ export class HaProxy {
     readonly socket: string,
   ) {}
 
-  /** Starts it in the foreground; resolves once it answers on its stats socket. */
-  static async start(dir: string, frontEnds: readonly [string, string], checkInterval = '200ms'): Promise<HaProxy> {
+  /**
+   * Starts it in the foreground in front of two front ends (each checked on its health port);
+   * resolves once it answers on its stats socket.
+   */
+  static async start(dir: string, frontEnds: readonly [Checked, Checked], checkInterval = '200ms'): Promise<HaProxy> {
     const port = await freePort()
     const socket = join(dir, 'haproxy.sock')
     const config = join(dir, 'haproxy.cfg')
@@ -239,8 +248,10 @@ export class HaProxy {
       fillTemplate('haproxy.cfg', {
         STATS_SOCKET: socket,
         LISTEN: `127.0.0.1:${port}`,
-        FRONT_END_1: frontEnds[0],
-        FRONT_END_2: frontEnds[1],
+        FRONT_END_1: frontEnds[0].address,
+        FRONT_END_2: frontEnds[1].address,
+        HEALTH_PORT_1: String(frontEnds[0].healthPort),
+        HEALTH_PORT_2: String(frontEnds[1].healthPort),
         CHECK_INTERVAL: checkInterval,
       }),
     )
@@ -292,15 +303,6 @@ export class HaProxy {
     })
   }
 
-  /**
-   * Takes server `name` out of rotation gracefully (`set server … state drain`) and resolves once
-   * HAProxy has no session open to it, so none can be waiting in its accept queue when it stops.
-   */
-  async drain(name: string): Promise<void> {
-    await this.command(`set server smtpwire/${name} state drain`)
-    await waitUntil(`HAProxy to drain ${name}`, async () => (await this.servers()).get(name)?.sessions === 0)
-  }
-
   async stop(): Promise<void> {
     await this.child.stop('SIGTERM')
   }
@@ -311,6 +313,7 @@ export class FrontEnd {
   private constructor(
     readonly child: Child,
     readonly port: number,
+    private readonly health: number | null,
   ) {}
 
   /** The address HAProxy's config names for it. */
@@ -318,11 +321,18 @@ export class FrontEnd {
     return `127.0.0.1:${this.port}`
   }
 
-  /** Starts it with `flags` on `port` (0: any); resolves once it printed its listening line. */
+  /** The port of its health-check listener. @throws Error when it was started without `--health-port`. */
+  get healthPort(): number {
+    if (this.health === null) throw new Error(`${this.child.name} has no --health-port`)
+    return this.health
+  }
+
+  /** Starts it with `flags` on `port` (0: any); resolves once it printed its listening line(s). */
   static async start(name: string, port: number, flags: readonly string[]): Promise<FrontEnd> {
     const child = new Child(name, spawn(process.execPath, [join(SAMPLES, 'jetstream-server.js'), '--port', String(port), ...flags], { stdio: ['ignore', 'pipe', 'pipe'] }))
     const match = await child.waitFor(/smtpwire listening on [^\s]+:(\d+)/)
-    return new FrontEnd(child, Number(match[1]))
+    const health = flags.includes('--health-port') ? Number((await child.waitFor(/smtpwire health checks on [^\s]+:(\d+)/))[1]) : null
+    return new FrontEnd(child, Number(match[1]), health)
   }
 }
 

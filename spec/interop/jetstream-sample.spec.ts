@@ -67,7 +67,7 @@ describe('the JetStream samples (issue 14)', function () {
     const run = (script: string): string =>
       spawnSync(process.execPath, [fileURLToPath(new URL(`../../samples/${script}`, import.meta.url)), '--help'], { encoding: 'utf8' }).stdout
     const server = run('jetstream-server.js')
-    for (const flag of ['--nats', '--stream', '--subject', '--replicas', '--object-bucket', '--publish-timeout', '--proxy-protocol']) expect(server).to.include(flag)
+    for (const flag of ['--nats', '--stream', '--subject', '--replicas', '--object-bucket', '--publish-timeout', '--proxy-protocol', '--health-port', '--drain-checks', '--drain-timeout']) expect(server).to.include(flag)
     const consumer = run('jetstream-deliver.js')
     for (const flag of ['--maildir', '--durable', '--batch', '--until-empty', '--nats']) expect(consumer).to.include(flag)
   })
