@@ -185,8 +185,10 @@ export class NatsCluster {
   async streamCurrent(stream: string, replicas: number): Promise<void> {
     const connection = await connect({ servers: this.urls.filter((_, index) => this.nodes[index]?.child.running) })
     try {
-      const manager = await jetstreamManager(connection)
+      // The manager is made inside the wait: making one asks the account's JetStream info, which
+      // times out while a restarted node is still catching up (seen once in CI-like runs).
       await waitUntil(`stream ${stream} with ${replicas} current replicas`, async () => {
+        const manager = await jetstreamManager(connection)
         const info = await manager.streams.info(stream)
         const followers = info.cluster?.replicas ?? []
         return Boolean(info.cluster?.leader) && followers.length === replicas - 1 && followers.every((peer) => peer.current && !peer.offline)
@@ -200,7 +202,7 @@ export class NatsCluster {
   async streamLeader(stream: string): Promise<number> {
     const connection = await connect({ servers: this.urls.filter((_, index) => this.nodes[index]?.child.running) })
     try {
-      const info = await (await jetstreamManager(connection)).streams.info(stream)
+      const info = await waitUntil(`the leader of stream ${stream}`, async () => (await jetstreamManager(connection)).streams.info(stream))
       return this.nodes.findIndex((node) => node.name === info.cluster?.leader)
     } finally {
       await connection.close()

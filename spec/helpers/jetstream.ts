@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { jetstream, jetstreamManager } from '@nats-io/jetstream'
 import { Objm } from '@nats-io/obj'
 import { connect } from '@nats-io/transport-node'
-import { Child, freePort } from '../../samples/scale/topology.js'
+import { Child, freePort, waitUntil } from '../../samples/scale/topology.js'
 
 /** The Debian package line for the programs these specs run. */
 export const NATS_INSTALL = 'apt-get install nats-server'
@@ -47,8 +47,11 @@ export async function startNatsServer(dir: string, maxPayload: number): Promise<
 export async function readStream(servers: readonly string[], stream: string): Promise<StoredRecord[]> {
   const connection = await connect({ servers: [...servers] })
   try {
-    const manager = await jetstreamManager(connection)
-    const { state } = await manager.streams.info(stream)
+    // Retried: right after a node came back, asking for JetStream's account info can time out.
+    const { manager, state } = await waitUntil(`stream ${stream}'s state`, async () => {
+      const manager = await jetstreamManager(connection)
+      return { manager, state: (await manager.streams.info(stream)).state }
+    })
     const records: StoredRecord[] = []
     if (state.messages === 0) return records
     let next = state.first_seq
