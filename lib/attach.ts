@@ -27,9 +27,17 @@ export interface Attachable {
 }
 
 const kProtocol = Symbol('smtpwire.protocol')
+const kTransport = Symbol('smtpwire.transport')
+
+// While the protocol wants no input (a listener is deciding, or the client does not read its
+// replies), the stream is still read up to this many octets and held: a paused stream would
+// never read the client's FIN, so a client that left would go unnoticed for as long as a
+// listener takes. Past it the stream itself is paused (TCP backpressure).
+const HOLD_LIMIT = 16 * 1024
 
 interface AttachedStream extends Duplex {
   [kProtocol]?: Attachable
+  [kTransport]?: StreamTransport
 }
 
 /**
@@ -41,11 +49,27 @@ interface AttachedStream extends Duplex {
 class StreamTransport implements SmtpTransport {
   /** Created once: the callback of writes that leave the queue at the bound. */
   private readonly wakeUp = (error?: Error | null): void => this.onFlushed(error)
+  /** Input read while the protocol wanted none, in order, fed once it resumes. */
+  held: Buffer[] = []
+  heldBytes = 0
+  /** The client's end arrived behind held input: told to the protocol after it. */
+  heldEnd = false
+  /** True while the protocol wants no input. */
+  holding = false
+  private draining = false
 
   constructor(
     protected stream: Duplex,
     private readonly maxQueued: number,
-  ) {}
+  ) {
+    ;(stream as AttachedStream)[kTransport] = this
+  }
+
+  hold(chunk: Buffer): void {
+    this.held.push(chunk)
+    this.heldBytes += chunk.length
+    if (this.heldBytes >= HOLD_LIMIT) this.stream.pause()
+  }
 
   write(chunk: Buffer): boolean {
     const stream = this.stream
@@ -85,12 +109,48 @@ class StreamTransport implements SmtpTransport {
   }
 
   pause(): void {
-    this.stream.pause()
+    this.holding = true
   }
 
   resume(): void {
-    this.stream.resume()
+    this.holding = false
+    // Fed on the next tick: resume() is called from inside the protocol, which must not be re-entered.
+    if (this.held.length > 0 || this.heldEnd) {
+      if (!this.draining) process.nextTick(drainHeld, this)
+      this.draining = true
+    } else if (this.stream.isPaused()) {
+      this.stream.resume()
+    }
   }
+
+  /** Feeds held input until the protocol wants no more; then the client's end, if it came. */
+  drain(): void {
+    this.draining = false
+    const protocol = (this.stream as AttachedStream)[kProtocol]
+    while (!this.holding && this.held.length > 0) {
+      const chunk = this.held.shift() as Buffer
+      this.heldBytes -= chunk.length
+      protocol?.feed(chunk)
+    }
+    if (this.holding) return
+    if (this.heldEnd) {
+      this.heldEnd = false
+      protocol?.end()
+    } else if (this.stream.isPaused()) {
+      this.stream.resume()
+    }
+  }
+
+  /** Forgets held input (plaintext read before a TLS handshake is never run as commands). */
+  dropHeld(): void {
+    this.held = []
+    this.heldBytes = 0
+    this.heldEnd = false
+  }
+}
+
+function drainHeld(transport: StreamTransport): void {
+  transport.drain()
 }
 
 /** A stream transport that can swap its stream for an encrypted one (STARTTLS). */
@@ -104,10 +164,14 @@ class UpgradableStreamTransport extends StreamTransport {
   }
 
   async upgrade(): Promise<TlsInfo> {
-    // Detached at once: no plaintext byte read from here on reaches the protocol.
+    // Detached at once: no plaintext byte read from here on reaches the protocol, and the TLS
+    // layer takes over a paused stream.
     const protocol = unwire(this.stream)
+    this.dropHeld()
+    this.stream.pause()
     const { stream, tls } = await this.startTls(this.stream)
     this.stream = stream
+    ;(stream as AttachedStream)[kTransport] = this
     if (protocol) wire(protocol, stream)
     return tls
   }
@@ -120,10 +184,17 @@ function toBuffer(chunk: unknown): Buffer {
 }
 
 function streamOnData(this: AttachedStream, chunk: unknown): void {
+  const transport = this[kTransport]
+  if (transport && (transport.holding || transport.held.length > 0)) return transport.hold(toBuffer(chunk))
   this[kProtocol]?.feed(toBuffer(chunk))
 }
 
 function streamOnEnd(this: AttachedStream): void {
+  const transport = this[kTransport]
+  if (transport && transport.held.length > 0) {
+    transport.heldEnd = true
+    return
+  }
   this[kProtocol]?.end()
 }
 

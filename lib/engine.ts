@@ -37,6 +37,7 @@ import {
   type SmtpEvents,
   type TransactionEndReason,
 } from './events.js'
+import type { Release } from './gate.js'
 import type { Host, InputReader } from './host.js'
 import { LineReader } from './line-reader.js'
 import { redactCommand, sessionLogger, type Logger } from './logger.js'
@@ -71,6 +72,10 @@ export class Engine implements Host {
   private pumping = false
   private shuttingDown = false
   private readonly pendingWork = new Set<Promise<unknown>>()
+  /** The processing slot the pending decision holds: given back when the session closes, whatever the listener does. */
+  private heldSlot: Release | null = null
+  /** `listenerTimeout` for the pending decision. */
+  private decisionTimer: ReturnType<typeof setTimeout> | null = null
   private closeNotified = false
   private out: Buffer[] = []
   private outLength = 0
@@ -167,6 +172,10 @@ export class Engine implements Host {
   end(): void {
     if (this.closed) return
     this.peerEnded = true
+    // The client left while a listener decides and sent nothing after that command (no QUIT to
+    // answer): nobody is waiting for the reply, so the session ends now rather than whenever (or
+    // if ever) the listener settles.
+    if (this.waiting && this.pos >= this.input.length) return this.close('peer')
     this.pump()
   }
 
@@ -176,7 +185,10 @@ export class Engine implements Host {
     this.transport = null
     const code = (error as { code?: unknown } | undefined)?.code
     const failed = error !== undefined && !(typeof code === 'string' && PEER_GONE.has(code))
-    if (failed) this.notice('error', { session: this.session, error, event: null })
+    if (failed) {
+      this.log.warn(`connection from ${this.session.remoteAddress || 'unknown'} failed: ${error.message}`)
+      this.notice('error', { session: this.session, error, event: null })
+    }
     this.close(failed ? 'error' : 'peer')
   }
 
@@ -255,23 +267,48 @@ export class Engine implements Host {
       return
     }
     this.waiting = true
+    this.heldSlot = release
     this.updateFlow()
-    this.track(result).then(
+    let answered = false
+    const answer = (settled: readonly Settled[]): void => {
+      answered = true
+      this.stopDecisionTimer()
+      release?.()
+      this.waiting = false
+      if (start >= 0) this.observeDecision(event, start, settled, true)
+      // Errors are reported even when the session ended meanwhile: a failure is never lost.
+      this.reportErrors(event, settled)
+      if (this.closed) return
+      this.guarded(() => then(settled))
+      this.pump()
+    }
+    const work = this.track(result)
+    work.then(
       (settled) => {
-        release?.()
-        this.waiting = false
-        if (start >= 0) this.observeDecision(event, start, settled, true)
-        // Errors are reported even when the session ended meanwhile: a failure is never lost.
-        this.reportErrors(event, settled)
-        if (this.closed) return
-        this.guarded(() => then(settled))
-        this.pump()
+        if (!answered) return answer(settled)
+        this.reportErrors(event, settled) // a late result after listenerTimeout: only its errors count
       },
       (error: unknown) => {
         release?.()
         this.internalError(error)
       },
     )
+    const limit = this.options.listenerTimeout
+    if (limit > 0 && limit !== Infinity) {
+      this.decisionTimer = setTimeout(() => {
+        // Given up on: `settled()` and a server's close() no longer wait for it either.
+        this.pendingWork.delete(work)
+        const error = new SmtpwireError('SMTPWIRE_ERR_LISTENER_TIMEOUT', `${event} listener did not settle within ${limit} ms`)
+        answer([{ ok: false, error }])
+      }, limit)
+      this.decisionTimer.unref?.()
+    }
+  }
+
+  private stopDecisionTimer(): void {
+    if (this.decisionTimer) clearTimeout(this.decisionTimer)
+    this.decisionTimer = null
+    this.heldSlot = null
   }
 
   notice<K extends keyof NoticeEvents>(event: K, payload: NoticeEvents[K]): void {
@@ -391,6 +428,10 @@ export class Engine implements Host {
     this.flush()
     this.closed = true
     this.timers.stop()
+    // A listener that never settles must not keep its processing slot once nobody waits for the answer.
+    const slot = this.heldSlot
+    this.stopDecisionTimer()
+    slot?.()
     this.reader = null
     this.input = EMPTY
     this.pos = 0
@@ -405,7 +446,8 @@ export class Engine implements Host {
     this.transport = null
     const { commands, messages, bytesIn, bytesOut } = this.session.counters
     const summary = `${commands} commands, ${messages} messages, ${bytesIn} octets in, ${bytesOut} out`
-    this.log.info(`closed (${reason}${transaction ? ', transaction aborted' : ''}): ${summary}`)
+    const client = this.session.remoteAddress || 'unknown'
+    this.log.info(`closed ${client} (${reason}${transaction ? ', transaction aborted' : ''}): ${summary}`)
     if (connectionCloseChannel.hasSubscribers) {
       const duration = Date.now() - this.session.connectedAt.getTime()
       connectionCloseChannel.publish({ session: this.session, reason, aborted: transaction !== null, duration })

@@ -13,6 +13,8 @@ export type SmtpwireErrorCode =
   | 'SMTPWIRE_ERR_PROXY_HEADER'
   | 'SMTPWIRE_ERR_ABORTED'
   | 'SMTPWIRE_ERR_STREAM'
+  | 'SMTPWIRE_ERR_LISTENER_TIMEOUT'
+  | 'SMTPWIRE_ERR_LISTENER_RESULT'
 
 /** An error that is not an SMTP reply: bad options, a listener that blew up, a failed TLS handshake. */
 export class SmtpwireError extends Error {

@@ -93,6 +93,13 @@ export interface SmtpOptions {
   dataTimeout?: number
   /** Milliseconds a whole session may last, whatever it does. 0: off. Default 3 600 000. */
   sessionTimeout?: number
+  /**
+   * Milliseconds a decision may wait for its listeners. Past it the command gets the answer of a
+   * listener that threw (`451 4.3.0` for most; `421` for `connect`, `454` for AUTH), `error` is
+   * emitted with `SMTPWIRE_ERR_LISTENER_TIMEOUT`, and the session goes on; a late result is
+   * ignored. 0 or `Infinity` turns it off. Default 60 000.
+   */
+  listenerTimeout?: number
   /** Where to log: anything with debug/info/warn/error (console, pino). Default: nowhere. */
   logger?: Logger
   /** Log every command and reply line at debug level (AUTH secrets are replaced by ***). Default false. */
@@ -163,6 +170,7 @@ const DEFAULTS: Omit<ResolvedOptions, 'greeting'> = {
   commandTimeout: 300_000,
   dataTimeout: 180_000,
   sessionTimeout: 3_600_000,
+  listenerTimeout: 60_000,
   logger: SILENT,
   trace: false,
   trustedProxies: [],
@@ -242,6 +250,7 @@ export function resolveOptions(options: SmtpOptions = {}): ResolvedOptions {
   checkTimeout('commandTimeout', resolved.commandTimeout)
   checkTimeout('dataTimeout', resolved.dataTimeout)
   checkTimeout('sessionTimeout', resolved.sessionTimeout)
+  if (resolved.listenerTimeout !== Infinity) checkTimeout('listenerTimeout', resolved.listenerTimeout)
   const logger = resolved.logger
   if (!logger || (['debug', 'info', 'warn', 'error'] as const).some((level) => typeof logger[level] !== 'function')) {
     throw invalid('logger', 'must have debug, info, warn and error methods')

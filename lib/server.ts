@@ -6,6 +6,7 @@ import { EventEmitter } from 'node:events'
 import net from 'node:net'
 import type { Duplex } from 'node:stream'
 import type { StreamUpgrade } from './attach.js'
+import { ConnectionLimits, ConnectionSlot } from './connection-limits.js'
 import { SmtpwireError } from './errors.js'
 import { ProcessingGate } from './gate.js'
 import { SILENT, type Logger } from './logger.js'
@@ -21,16 +22,33 @@ import { implicitHandshake, STREAM_BUFFER_OCTETS, tlsUpgrade, type TlsOptions } 
 export interface SmtpServerOptions extends SmtpOptions {
   /** Key and certificate (and other TLS options): STARTTLS is offered, and secure listeners can start. */
   tls?: TlsOptions
-  /** Sessions open at once; the next client gets `421 4.7.0` and is closed. Default 0 (no limit). */
+  /**
+   * Connections open at once, counted from accept (one still owing its PROXY header or TLS
+   * handshake counts); the next client gets `421 4.7.0` and is closed (on an implicit-TLS
+   * listener, where no plaintext reply is possible, it is just closed). Default 0 (no limit).
+   */
   maxConnections?: number
-  /** Sessions open at once from one client address. Default 0 (no limit). */
+  /**
+   * Connections open at once from one client address, counted the same way: under the socket's
+   * address until a PROXY header names the client. Default 0 (no limit).
+   */
   maxConnectionsPerAddress?: number
   /** Decisions running listener code at once across all sessions; others wait their turn. Default 0 (no limit). */
   maxProcessing?: number
   /** Look up the client's name (reverse DNS) before the greeting; or a function that does. Default false. */
   reverseDns?: boolean | ReverseLookup
-  /** After `close()`, milliseconds before sessions still open are cut off. Default 30 000. */
+  /**
+   * After `close()`, milliseconds before sessions still open are cut off: each gets
+   * `421 4.3.2` (where the socket still takes writes) and `lingerTimeout` to go. `close()` waits no
+   * longer for listeners that have not settled either. Default 30 000.
+   */
   closeTimeout?: number
+  /**
+   * Milliseconds a client may keep its side open after the server ended the connection (a 421
+   * refusal, QUIT, a timeout, shutdown); then the socket is destroyed, so a peer that never closes
+   * cannot hold a descriptor. Default 5 000.
+   */
+  lingerTimeout?: number
   /** Aborting it closes the server, as `close()` does. */
   signal?: AbortSignal
 }
@@ -60,9 +78,6 @@ export interface ListenAddress {
   readonly family: string
 }
 
-// After the protocol ended a session, a client that never closes its side is cut off after this.
-const LINGER_MS = 10_000
-
 /**
  * An SMTP server on `net.Server`, shaped like `http.createServer`.
  *
@@ -74,10 +89,11 @@ const LINGER_MS = 10_000
  */
 export class SmtpServer extends EventEmitter {
   private readonly netServers: net.Server[] = []
-  private readonly sessions = new Set<SmtpProtocol>()
+  /** Open sessions and the socket under each. */
+  private readonly sessions = new Map<SmtpProtocol, net.Socket>()
   private readonly sockets = new Set<net.Socket>()
   private onSocketsClosed: Array<() => void> = []
-  private readonly perAddress = new Map<string, number>()
+  private readonly limits: ConnectionLimits
   /** Cleanup still running in closed sessions' listeners (see `SmtpProtocol.settled`). */
   private readonly finishing = new Set<Promise<void>>()
   private closing: Promise<void> | null = null
@@ -94,12 +110,14 @@ export class SmtpServer extends EventEmitter {
     private readonly handler: SessionHandler,
   ) {
     super()
-    const { tls, maxConnections = 0, maxConnectionsPerAddress = 0, maxProcessing = 0, reverseDns = false, closeTimeout = 30_000, signal, ...protocol } = options
+    const { tls, maxConnections = 0, maxConnectionsPerAddress = 0, maxProcessing = 0, reverseDns = false, closeTimeout = 30_000, lingerTimeout = 5_000, signal, ...protocol } = options
     for (const [name, value] of Object.entries({ maxConnections, maxConnectionsPerAddress, maxProcessing })) {
       if (!Number.isSafeInteger(value) || value < 0) throw new SmtpwireError('SMTPWIRE_ERR_INVALID_OPTION', `option \`${name}\` must be an integer >= 0, got ${value}`)
     }
     checkTimeout('closeTimeout', closeTimeout)
-    this.server = { maxConnections, maxConnectionsPerAddress, maxProcessing, closeTimeout }
+    checkTimeout('lingerTimeout', lingerTimeout)
+    this.server = { maxConnections, maxConnectionsPerAddress, maxProcessing, closeTimeout, lingerTimeout }
+    this.limits = new ConnectionLimits(maxConnections, maxConnectionsPerAddress)
     this.options = { ...protocol, gate: maxProcessing > 0 ? new ProcessingGate(maxProcessing) : null }
     resolveOptions(this.options) // fail now, not at the first connection
     this.startTls = tls ? tlsUpgrade(tls, false) : undefined
@@ -162,18 +180,33 @@ export class SmtpServer extends EventEmitter {
   private async shutDown(): Promise<void> {
     this.log.info(`closing: ${this.sessions.size} sessions open`)
     const stopped = this.netServers.map((server) => new Promise<void>((resolve) => server.close(() => resolve())))
-    for (const smtp of this.sessions) smtp.shutdown()
-    const force = setTimeout(() => {
-      if (this.sockets.size > 0) this.log.warn(`close timeout: cutting off ${this.sockets.size} connections`)
-      for (const socket of this.sockets) socket.destroy()
-    }, this.server.closeTimeout ?? 30_000)
-    force.unref()
-    await Promise.all(stopped)
+    for (const smtp of this.sessions.keys()) smtp.shutdown()
+    let force: ReturnType<typeof setTimeout> | undefined
+    const timedOut = new Promise<boolean>((resolve) => (force = setTimeout(() => resolve(true), this.server.closeTimeout).unref()))
     // net.Server counts a destroyed socket as gone before its 'close' event reaches the session:
     // wait for every 'close', so each session has ended, then for the sessions' own cleanup.
-    await this.socketsClosed()
+    const finished = Promise.all(stopped)
+      .then(() => this.socketsClosed())
+      .then(() => Promise.all(this.finishing))
+      .then(() => false)
+    const late = await Promise.race([finished, timedOut])
     clearTimeout(force)
-    await Promise.all(this.finishing)
+    if (!late) return
+    this.cutOff()
+    await Promise.all(stopped)
+    await this.socketsClosed()
+    if (this.finishing.size > 0) this.log.warn(`close timeout: not waiting for the listeners of ${this.finishing.size} closed sessions`)
+  }
+
+  /** closeTimeout ran out: a 421 to every session still open (then lingerTimeout), the rest closed at once. */
+  private cutOff(): void {
+    if (this.sockets.size > 0) this.log.warn(`close timeout: cutting off ${this.sockets.size} connections`)
+    const graceful = new Set(this.sessions.values())
+    for (const [smtp, socket] of this.sessions) {
+      this.log.warn(`cutting off ${socket.remoteAddress ?? 'unknown'}: close timeout`)
+      smtp.close()
+    }
+    for (const socket of this.sockets) if (!graceful.has(socket)) socket.destroy()
   }
 
   private socketsClosed(): Promise<void> {
@@ -203,6 +236,10 @@ export class SmtpServer extends EventEmitter {
       connectedAt: new Date(),
       tls: null,
     }
+    // Counted from accept: a client still owing its PROXY header or TLS handshake holds a slot too.
+    const slot = this.limits.take(facts.remoteAddress ?? '')
+    if (!(slot instanceof ConnectionSlot)) return this.refuse(socket, socket, !listener.secure, facts, slot)
+    socket.once('close', () => slot.release())
     try {
       if (listener.proxyProtocol) {
         const { header, rest } = await readProxyHeader(socket, listener.proxyTimeout ?? 10_000)
@@ -212,6 +249,11 @@ export class SmtpServer extends EventEmitter {
           Object.assign(facts, { localAddress: header.destination.address, localPort: header.destination.port })
         }
         if (rest.length > 0) socket.unshift(rest)
+        const refusal = slot.moveTo(facts.remoteAddress ?? '')
+        if (refusal) {
+          slot.release()
+          return this.refuse(socket, socket, !listener.secure, facts, refusal)
+        }
       }
       let stream: Duplex = socket
       if (listener.secure && this.implicitTls) {
@@ -219,15 +261,12 @@ export class SmtpServer extends EventEmitter {
         stream = secure.stream
         facts.tls = secure.tls
       }
-      // Checked before the lookup so a flood costs no DNS queries, and again after it: the count
-      // is only taken in startSession, so nothing may be awaited between the last check and that.
-      if (this.refused(stream, facts)) return
-      if (this.lookup && facts.remoteAddress) {
-        facts.clientHostname = await this.lookup(facts.remoteAddress)
-        if (this.refused(stream, facts)) return
+      if (this.lookup && facts.remoteAddress) facts.clientHostname = await this.lookup(facts.remoteAddress)
+      if (this.closing) {
+        slot.release()
+        return this.refuse(stream, socket, true, facts, REPLIES.shuttingDown)
       }
-      if (this.closing) return void stream.end(formatReply(REPLIES.shuttingDown, true))
-      this.startSession(stream, socket, facts, options)
+      this.startSession(stream, socket, facts, options, slot)
     } catch (error) {
       // A bad PROXY header or a failed TLS handshake: there is no session to tell, so just close.
       this.log.warn(`connection from ${facts.remoteAddress} dropped: ${(error as Error).message}`)
@@ -236,42 +275,42 @@ export class SmtpServer extends EventEmitter {
     }
   }
 
-  /** Ends the stream with a 421 when the client is over a connection limit. */
-  private refused(stream: Duplex, facts: SessionFacts): boolean {
-    const refusal = this.refusal(facts.remoteAddress ?? '')
-    if (!refusal) return false
-    this.log.warn(`refused ${facts.remoteAddress}: ${String(refusal.text)}`)
-    // In place of a greeting, but with its enhanced code: clients read it to decide when to retry.
-    stream.end(formatReply(refusal, true))
-    return true
+  /**
+   * Refuses a client: a 421 in place of the greeting, then the connection ends (within
+   * lingerTimeout). Before an implicit-TLS handshake no reply can be read, so it just closes.
+   */
+  private refuse(stream: Duplex, socket: net.Socket, canReply: boolean, facts: SessionFacts, reply: Reply): void {
+    this.log.warn(`refused ${facts.remoteAddress}: ${String(reply.text)}${canReply ? '' : ' (closed before the TLS handshake)'}`)
+    if (!canReply) return void socket.destroy()
+    // With its enhanced code: clients read it to decide when to retry.
+    stream.end(formatReply(reply, true))
+    // Whatever the client still sends is read and dropped, so its FIN is seen and the socket closes.
+    if (stream === socket) socket.resume()
+    this.linger(socket)
   }
 
-  /** The 421 for a client over a connection limit, or null. */
-  private refusal(address: string): Reply | null {
-    const { maxConnections = 0, maxConnectionsPerAddress = 0 } = this.server
-    if (maxConnections > 0 && this.sessions.size >= maxConnections) return REPLIES.tooManyConnections
-    if (maxConnectionsPerAddress > 0 && (this.perAddress.get(address) ?? 0) >= maxConnectionsPerAddress) return REPLIES.tooManyConnectionsFromAddress
-    return null
+  /** The server ended its side: a peer that never closes its own is cut off after lingerTimeout. */
+  private linger(socket: net.Socket): void {
+    if (socket.destroyed) return
+    const timer = setTimeout(() => {
+      this.log.info(`cutting off ${socket.remoteAddress ?? 'unknown'}: still open ${this.server.lingerTimeout} ms after the server ended it`)
+      socket.destroy()
+    }, this.server.lingerTimeout).unref()
+    socket.once('close', () => clearTimeout(timer))
   }
 
-  private startSession(stream: Duplex, socket: net.Socket, facts: SessionFacts, options: SmtpOptions): void {
+  private startSession(stream: Duplex, socket: net.Socket, facts: SessionFacts, options: SmtpOptions, slot: ConnectionSlot): void {
     const smtp = new SmtpProtocol(options)
-    const address = facts.remoteAddress ?? ''
-    this.sessions.add(smtp)
-    this.perAddress.set(address, (this.perAddress.get(address) ?? 0) + 1)
+    this.sessions.set(smtp, socket)
     const release = (): void => {
       this.sessions.delete(smtp)
-      const left = (this.perAddress.get(address) ?? 1) - 1
-      if (left > 0) this.perAddress.set(address, left)
-      else this.perAddress.delete(address)
+      slot.release()
     }
     smtp.on('close', () => {
       release()
       const finished: Promise<void> = smtp.settled().then(() => void this.finishing.delete(finished))
       this.finishing.add(finished)
-      // The protocol ended its side; a peer that never closes its own is not waited for forever.
-      const linger = setTimeout(() => socket.destroy(), LINGER_MS).unref()
-      socket.once('close', () => clearTimeout(linger))
+      this.linger(socket)
     })
     try {
       this.handler(smtp, stream)

@@ -66,6 +66,7 @@ export function tlsUpgrade(options: TlsOptions, implicit: boolean): StreamUpgrad
       const secure = new tls.TLSSocket(stream, socketOptions)
       const fail = (error: Error): void => {
         clearTimeout(timer)
+        stream.off('end', onEnd)
         secure.destroy()
         stream.destroy()
         reject(error)
@@ -73,12 +74,19 @@ export function tlsUpgrade(options: TlsOptions, implicit: boolean): StreamUpgrad
       const timer = setTimeout(() => fail(new SmtpwireError('SMTPWIRE_ERR_TLS', 'TLS handshake timed out')), handshakeTimeout)
       const onError = (error: Error): void => fail(new SmtpwireError('SMTPWIRE_ERR_TLS', `TLS handshake failed: ${error.message}`, { cause: error }))
       const onClose = (): void => fail(new SmtpwireError('SMTPWIRE_ERR_TLS', 'connection closed during the TLS handshake'))
+      // A half-open socket whose client left mid-handshake would otherwise wait out handshakeTimeout.
+      const onEnd = (): void => fail(new SmtpwireError('SMTPWIRE_ERR_TLS', 'client ended the connection during the TLS handshake'))
       secure.once('error', onError)
       secure.once('close', onClose)
+      stream.once('end', onEnd)
+      secure.once('end', onEnd)
       secure.once('secure', () => {
         clearTimeout(timer)
         secure.off('error', onError)
         secure.off('close', onClose)
+        stream.off('end', onEnd)
+        secure.off('end', onEnd)
+        guard(secure, stream)
         resolve({ stream: secure, tls: tlsInfoOf(secure, implicit) })
       })
     })
@@ -104,4 +112,25 @@ async function observedHandshake(upgrade: StreamUpgrade, stream: Duplex, facts: 
     tlsHandshakeChannel.publish({ ...from, tls: null, error: failure, duration: performance.now() - start })
     throw error
   }
+}
+
+/** The part of TLSSocket that `tls.Server` uses on its sockets and we need on ours. */
+interface ServerSideSocket {
+  _releaseControl?: () => boolean
+}
+
+/**
+ * What `tls.Server` does for its own sockets once they are secure, done for our standalone one:
+ * refuse client renegotiation (TLS 1.2; each one costs the server a handshake), and let TLS errors
+ * after the handshake (a renegotiation attempt, non-TLS bytes) reach `error`. Until control is
+ * released a standalone TLSSocket swallows them, so the connection stayed open. A TLS layer that
+ * failed carries nothing more: both it and the connection under it are closed at once.
+ */
+function guard(secure: tls.TLSSocket, stream: Duplex): void {
+  secure.disableRenegotiation()
+  ;(secure as tls.TLSSocket & ServerSideSocket)._releaseControl?.()
+  secure.on('error', () => {
+    secure.destroy()
+    stream.destroy()
+  })
 }

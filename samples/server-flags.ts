@@ -43,7 +43,7 @@ const FLAGS = {
   'require-auth': { type: 'boolean', default: false, help: 'refuse MAIL before AUTH (530 5.7.0) on every listener' },
   'allow-insecure-auth': { type: 'boolean', default: false, help: 'offer PLAIN/LOGIN before TLS' },
   'max-auth-failures': { type: 'string', default: '3', help: 'failed AUTH attempts per session before 421' },
-  'auth-lockout': { type: 'string', default: '10', help: 'failed AUTH attempts per client address in 15 minutes before it is refused (0: off)' },
+  'auth-lockout': { type: 'string', default: '10', help: 'failed AUTH attempts per client address in 15 minutes before AUTH (only) is refused from it (0: off)' },
   'max-connections': { type: 'string', default: '1000', help: 'sessions open at once (0: no limit)' },
   'max-connections-per-address': { type: 'string', default: '20', help: 'sessions open at once from one address (0: no limit)' },
   'max-processing': { type: 'string', default: '0', help: 'sessions running listener code at once (0: no limit)' },
@@ -51,6 +51,8 @@ const FLAGS = {
   'data-timeout': { type: 'string', default: '180', help: 'seconds to wait for more message data (0: none)' },
   'session-timeout': { type: 'string', default: '3600', help: 'seconds a whole session may last (0: none)' },
   'close-timeout': { type: 'string', default: '30', help: 'seconds to let sessions finish on shutdown before cutting them off' },
+  'linger-timeout': { type: 'string', default: '5', help: 'seconds a client may keep its side open after the server ended the connection' },
+  'listener-timeout': { type: 'string', default: '60', help: 'seconds a decision (delivery, AUTH check) may take before 451 4.3.0 (0: none)' },
   'proxy-protocol': { type: 'boolean', default: false, help: 'expect a PROXY protocol v1/v2 header on every connection' },
   'trusted-proxy': { type: 'string', multiple: true, help: 'address or CIDR allowed XCLIENT/XFORWARD (repeatable)' },
   'reverse-dns': { type: 'boolean', default: false, help: 'look up client names (reverse DNS) for the Received header' },
@@ -157,7 +159,8 @@ export function readFlags(argv: readonly string[]): SampleConfig {
   const mechanisms: SaslMechanismName[] = ['PLAIN', 'LOGIN', 'CRAM-MD5']
   if (tokens.size > 0) mechanisms.push('XOAUTH2')
   const tls = tlsOptions(values, notices)
-  const seconds = (name: 'command-timeout' | 'data-timeout' | 'session-timeout' | 'close-timeout'): number => integer(name, values[name]) * 1000
+  type Seconds = 'command-timeout' | 'data-timeout' | 'session-timeout' | 'close-timeout' | 'linger-timeout' | 'listener-timeout'
+  const seconds = (name: Seconds): number => integer(name, values[name]) * 1000
   const server = {
     domain: values.domain,
     maxMessageSize: integer('max-message-size', values['max-message-size']),
@@ -189,6 +192,8 @@ export function readFlags(argv: readonly string[]): SampleConfig {
     dataTimeout: seconds('data-timeout'),
     sessionTimeout: seconds('session-timeout'),
     closeTimeout: seconds('close-timeout'),
+    lingerTimeout: seconds('linger-timeout'),
+    listenerTimeout: seconds('listener-timeout'),
     trustedProxies: values['trusted-proxy'] ?? [],
     reverseDns: values['reverse-dns'],
     logger: consoleLogger(level, format),

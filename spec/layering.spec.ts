@@ -57,6 +57,7 @@ const LEVELS: Record<string, number> = {
   'timeouts.ts': 0,
   'logger.ts': 0,
   'ip-range.ts': 1,
+  'connection-limits.ts': 1,
   'index.ts': 12,
 }
 const GLUE = new Set(['server.ts', 'tls.ts', 'proxy.ts', 'reverse-dns.ts'])

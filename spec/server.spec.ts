@@ -128,24 +128,32 @@ describe('SmtpServer', () => {
     next.socket.destroy()
   })
 
-  it('pauses the socket while a listener decides', async () => {
+  it('reads no more than a bound while a listener decides, then pauses the socket; answers in order afterwards', async () => {
     const verdict = deferred<boolean>()
     let socket: net.Socket | null = null
+    let session: SmtpProtocol | null = null
     const port = await start((smtp: SmtpProtocol, s) => {
       socket = s as net.Socket
+      session = smtp
       smtp.on('sender', () => verdict.promise)
     })
     const client = await SocketClient.connect(port)
     await client.read()
     await client.command('EHLO client.test')
-    const paused = new Promise<void>((resolve) => {
-      const check = (): void => (socket!.isPaused() ? resolve() : void setImmediate(check))
-      check()
-    })
+    const until = (condition: () => boolean): Promise<void> =>
+      new Promise<void>((resolve) => {
+        const check = (): void => (condition() ? resolve() : void setImmediate(check))
+        check()
+      })
     client.write('MAIL FROM:<a@b.test>')
-    await paused
+    await until(() => session!.isWaiting)
+    // 60 KB of commands behind the pending MAIL: more than is held before the socket is paused.
+    client.write(...Array<string>(10_000).fill('NOOP'))
+    await until(() => socket!.isPaused())
     verdict.resolve(true)
-    expect(await client.read()).to.deep.equal(['250 2.1.0 Sender OK'])
+    const replies = await client.read(10_001)
+    expect(replies[0]).to.equal('250 2.1.0 Sender OK')
+    expect(replies.slice(1).every((reply) => reply === '250 2.0.0 OK')).to.equal(true)
     expect(socket!.isPaused()).to.equal(false)
     client.socket.destroy()
   })

@@ -3,6 +3,7 @@
 
 import { AUTH_LINE_LIMIT } from '../capabilities.js'
 import { publishAuth } from '../diagnostics.js'
+import { SmtpReply, SmtpwireError } from '../errors.js'
 import { combine, type Outcome, type Settled } from '../events.js'
 import type { Host, InputReader } from '../host.js'
 import { LineReader } from '../line-reader.js'
@@ -98,7 +99,7 @@ function check(host: Host, credentials: SaslCredentials): void {
   }
   const askAuth = (): void => {
     if (!host.hasListeners('auth')) return finish({ kind: 'accept', reply: null })
-    host.decide('auth', { session, mechanism: credentials.mechanism, username, credentials }, (settled) => finish(combine(settled)))
+    host.decide('auth', { session, mechanism: credentials.mechanism, username, credentials }, (settled) => finish(authOutcome(host, 'auth', settled)))
   }
   const plain = credentials.mechanism === 'PLAIN' || credentials.mechanism === 'LOGIN'
   // Credentials nobody checks are refused: accepting them would let anyone in.
@@ -112,10 +113,39 @@ function check(host: Host, credentials: SaslCredentials): void {
     authorizationId: credentials.authorizationId,
   }
   host.decide('plainAuth', payload, (settled: readonly Settled[]) => {
-    const outcome = combine(settled)
+    const outcome = authOutcome(host, 'plainAuth', settled)
     if (outcome.kind === 'accept') askAuth()
     else finish(outcome)
   })
+}
+
+/**
+ * AUTH fails closed: only an explicit `true` or a 2xx SmtpReply from every listener authenticates.
+ * Anything else a listener returns is a refusal (535), and when it is not even a boolean (`undefined`
+ * from a forgotten `return`, `null` from a lookup that found nobody, a returned Error) the mistake
+ * is reported on `error`, so it is found before it locks everyone out, or lets anyone in.
+ */
+function authOutcome(host: Host, event: 'plainAuth' | 'auth', settled: readonly Settled[]): Outcome {
+  const outcome = combine(settled)
+  if (outcome.kind !== 'accept') return outcome
+  for (const result of settled) {
+    const value = result.ok ? result.value : undefined
+    if (value === true || (value instanceof SmtpReply && value.code < 300)) continue
+    const what = `${event} listener returned ${describe(value)}: only true (or a 2xx SmtpReply) authenticates`
+    const error = new SmtpwireError('SMTPWIRE_ERR_LISTENER_RESULT', what)
+    host.log.error(what)
+    host.notice('error', { session: host.session, error, event })
+    return { kind: 'reject', reply: null }
+  }
+  return outcome
+}
+
+/** What a listener returned, named without its content (it may hold a secret). */
+function describe(value: unknown): string {
+  if (value === undefined || value === null) return String(value)
+  if (value instanceof SmtpReply) return `a ${value.code} reply`
+  if (value instanceof Error) return 'an Error'
+  return `a ${typeof value}`
 }
 
 /** A refusal: count it, tell `authFailure` listeners, and close after too many. */

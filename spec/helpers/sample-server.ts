@@ -43,12 +43,22 @@ export class SampleServer {
    * `--quiet` is not added, so the log holds what a user would see.
    */
   static async start(...flags: string[]): Promise<SampleServer> {
+    return SampleServer.startWith({}, ...flags)
+  }
+
+  /**
+   * Like `start`, with `fdLimit` the child's descriptor limit (`ulimit -n`, through `sh`, whose
+   * `exec` leaves the child's pid that of node itself).
+   */
+  static async startWith({ fdLimit }: { fdLimit?: number }, ...flags: string[]): Promise<SampleServer> {
     const count = (flag: string): number => flags.filter((f) => f === flag).length
     const listeners = Math.max(1, count('--listen')) + count('--smtps-port') + count('--submission-port')
     const maildir = await mkdtemp(join(tmpdir(), 'smtpwire-maildir-'))
-    const child = spawn(process.execPath, [SAMPLE, '--port', '0', '--maildir', maildir, '--domain', 'mx.test', ...flags], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
+    const argv = [SAMPLE, '--port', '0', '--maildir', maildir, '--domain', 'mx.test', ...flags]
+    const child =
+      fdLimit === undefined
+        ? spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'pipe'] })
+        : spawn('sh', ['-c', `ulimit -n ${fdLimit} && exec "$0" "$@"`, process.execPath, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] })
     let errors = ''
     child.stderr.on('data', (text: Buffer) => (errors += text.toString()))
     let printed = ''

@@ -190,7 +190,7 @@ describe('SmtpProtocol', () => {
       expect(logger.lines.every((line) => line.includes(`[${id}] `))).to.equal(true)
       expect(logger.lines[0]).to.equal(`info [${id}] connection from 192.0.2.1:40000`)
       expect(logger.lines.some((line) => /^info \[\w+\] message \w+\.\w+ accepted: 3 octets from <a@b\.test> to 1 recipient\(s\)$/.test(line))).to.equal(true)
-      expect(logger.lines.at(-1)).to.match(/^info \[\w+\] closed \(quit\): 5 commands, 1 messages, \d+ octets in, \d+ out$/)
+      expect(logger.lines.at(-1)).to.match(/^info \[\w+\] closed 192\.0\.2\.1 \(quit\): 5 commands, 1 messages, \d+ octets in, \d+ out$/)
     })
 
     it('uses a pino-style child logger when there is one', async () => {

@@ -69,7 +69,7 @@ describe('SmtpProtocol', () => {
 
     it('does not count time a listener takes against the client', async () => {
       const verdict = deferred<Verdict>()
-      const { client } = await startAt('ehlo', { sessionTimeout: 0 }, (smtp) => smtp.on('sender', () => verdict.promise))
+      const { client } = await startAt('ehlo', { sessionTimeout: 0, listenerTimeout: 0 }, (smtp) => smtp.on('sender', () => verdict.promise))
       client.write(crlf('MAIL FROM:<a@b.test>'))
       clock.tick(60 * MINUTE - 1)
       verdict.resolve(true)

@@ -92,7 +92,7 @@ describe('the Maildir sample, observed', () => {
     expect(await client.command('QUIT')).to.match(/^221 /)
     await client.ended()
     // Every session has logged its end (and so was counted: the close is published after that line).
-    await sample.waitFor(/closed \([^]*closed \([^]*closed \(/)
+    await sample.waitFor(/closed \S+ \([^]*closed \S+ \([^]*closed \S+ \(/)
 
     const [file] = await sample.delivered()
     const size = splitTrace(file as Buffer).message.length
@@ -127,7 +127,7 @@ describe('the Maildir sample, observed', () => {
     const transport = nodemailer.createTransport({ host: '127.0.0.1', port: sample.port, ignoreTLS: true })
     await transport.sendMail({ envelope: { from: 'alice@example.net', to: ['bob@example.org'] }, raw: MESSAGE })
     transport.close()
-    await sample.waitFor(/closed \(/)
+    await sample.waitFor(/closed \S+ \(/)
     await sample.stop()
     const lines = sample.log.trimEnd().split('\n')
     const listening = lines.findIndex((line) => line.startsWith('smtpwire listening on '))
