@@ -12,10 +12,8 @@
 //   paused, and the loop restarts from the next unread byte once every listener has settled.
 
 import { isUtf8 } from 'node:buffer'
-import { AUTH_LINE_LIMIT, commandLineLimit, offeredMechanisms, type CapabilityFacts } from './capabilities.js'
-import { isUnanswered } from './commands/data.js'
+import { AUTH_LINE_LIMIT, commandLineLimit, offeredMechanisms } from './capabilities.js'
 import { handleCommand } from './commands/index.js'
-import { isTrustedProxy, XCLIENT_ATTRIBUTES, XFORWARD_ATTRIBUTES } from './commands/xclient.js'
 import {
   commandChannel,
   connectionCloseChannel,
@@ -41,10 +39,10 @@ import type { Release } from './gate.js'
 import type { Host, InputReader } from './host.js'
 import { LineReader } from './line-reader.js'
 import { redactCommand, sessionLogger, type Logger } from './logger.js'
-import type { ResolvedOptions, SaslMechanismName } from './options.js'
+import type { ResolvedOptions } from './options.js'
 import { isFault, parseCommand, type Command, type Fault } from './parser.js'
-import { formatReply, REPLIES, type Reply } from './replies.js'
-import { newSession, type SessionFacts, type SessionState, type TlsInfo, type TransactionState } from './session.js'
+import { formatReply, greetingReply, REPLIES, type Reply } from './replies.js'
+import { greetedExtended, Session, type SessionFacts, type TlsInfo, type TransactionState } from './session.js'
 import { SessionTimers, type Expiry } from './timeouts.js'
 import type { SmtpTransport } from './transport.js'
 
@@ -56,8 +54,7 @@ const FLUSH_AT = 16 * 1024
 const PEER_GONE = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ERR_STREAM_PREMATURE_CLOSE'])
 
 export class Engine implements Host {
-  readonly session: SessionState
-  transaction: TransactionState | null = null
+  readonly session: Session
   refused = false
   closed = false
   private transport: SmtpTransport | null = null
@@ -92,24 +89,26 @@ export class Engine implements Host {
     readonly options: ResolvedOptions,
     private readonly listeners: Listeners,
   ) {
-    this.session = newSession()
+    this.session = new Session((reason, transaction) => this.transactionEnded(reason, transaction))
     this.lines = new LineReader(options.lineEndings)
     this.timers = new SessionTimers(options, (what) => this.timedOut(what))
-    this.log = sessionLogger(options.logger, this.session.id)
+    this.log = sessionLogger(options.logger, this.session.info.id)
   }
 
   /** Enhanced status codes go on replies once EHLO/LHLO was accepted (RFC 2034 §3). */
   private get usesEnhancedCodes(): boolean {
-    return this.options.enhancedStatusCodes && (this.session.heloVerb === 'EHLO' || this.session.heloVerb === 'LHLO')
+    return this.options.enhancedStatusCodes && greetedExtended(this.session.info)
   }
 
   /** True when some SASL mechanism is on offer now. */
   private authOffered(): boolean {
-    return this.authMechanisms(this.session.tls !== null).length > 0
+    const hasAuthListener = this.hasListeners('plainAuth') || this.hasListeners('auth')
+    return offeredMechanisms(this.options, this.session.info.tls !== null, hasAuthListener).length > 0
   }
 
-  authMechanisms(secure: boolean): readonly SaslMechanismName[] {
-    return offeredMechanisms(this.options, secure, this.hasListeners('plainAuth') || this.hasListeners('auth'))
+  /** The transport can be upgraded to TLS. */
+  get canUpgrade(): boolean {
+    return this.transport?.upgrade !== undefined
   }
 
   /** True when a verdict is pending. */
@@ -127,10 +126,10 @@ export class Engine implements Host {
   open(transport: SmtpTransport, facts: SessionFacts = {}): void {
     if (this.transport || this.closed) throw new SmtpwireError('SMTPWIRE_ERR_ALREADY_STARTED', 'the protocol was already opened')
     this.transport = transport
-    Object.assign(this.session, newSession(facts), { id: this.session.id })
-    const { remoteAddress, remotePort, tls } = this.session
+    this.session.opened(facts)
+    const { remoteAddress, remotePort, tls } = this.session.info
     // Published before the first log line, so a subscriber can tie that line to its client.
-    if (connectionOpenChannel.hasSubscribers) connectionOpenChannel.publish({ session: this.session })
+    if (connectionOpenChannel.hasSubscribers) connectionOpenChannel.publish({ session: this.session.info })
     this.log.info(`connection from ${remoteAddress || 'unknown'}:${remotePort}${tls ? ` (${tls.protocol})` : ''}`)
     this.timers.start()
     this.greet()
@@ -139,9 +138,9 @@ export class Engine implements Host {
 
   /** Sends the greeting, or asks `connect` listeners first (again after XCLIENT). */
   greet(): void {
-    const greeting: Reply = { code: 220, enhanced: null, text: `${this.options.domain} ${this.options.greeting}` }
+    const greeting = greetingReply(this.options.domain, this.options.greeting)
     this.refused = false
-    this.decide('connect', { session: this.session }, (settled) => {
+    this.decide('connect', { session: this.session.info }, (settled) => {
       const outcome = combine(settled)
       if (outcome.kind === 'accept') {
         this.send(outcome.reply ?? greeting)
@@ -157,7 +156,7 @@ export class Engine implements Host {
   /** Takes bytes from the client; false asks the caller to pause until `resume()` is called. */
   feed(chunk: Buffer): boolean {
     if (this.closed) return false
-    this.session.counters.bytesIn += chunk.length
+    this.session.bytesRead(chunk.length)
     if (this.pos >= this.input.length) {
       this.input = chunk
     } else {
@@ -186,8 +185,8 @@ export class Engine implements Host {
     const code = (error as { code?: unknown } | undefined)?.code
     const failed = error !== undefined && !(typeof code === 'string' && PEER_GONE.has(code))
     if (failed) {
-      this.log.warn(`connection from ${this.session.remoteAddress || 'unknown'} failed: ${error.message}`)
-      this.notice('error', { session: this.session, error, event: null })
+      this.log.warn(`connection from ${this.session.info.remoteAddress || 'unknown'} failed: ${error.message}`)
+      this.notice('error', { session: this.session.info, error, event: null })
     }
     this.close(failed ? 'error' : 'peer')
   }
@@ -210,7 +209,7 @@ export class Engine implements Host {
 
   /** No command in flight, no verdict pending, no message data being read. */
   private get isIdle(): boolean {
-    return !this.waiting && this.reader === null && this.transaction?.via !== 'BDAT' && this.pos >= this.input.length
+    return !this.waiting && this.reader === null && this.session.transaction?.via !== 'BDAT' && this.pos >= this.input.length
   }
 
   send(reply: Reply): void {
@@ -225,10 +224,9 @@ export class Engine implements Host {
   }
 
   sendError(reply: Reply): void {
-    const counters = this.session.counters
-    counters.errors++
+    const errors = this.session.errorCounted()
     const limit = this.options.maxErrors
-    if (limit > 0 && counters.errors >= limit) this.send(REPLIES.tooManyErrors)
+    if (limit > 0 && errors >= limit) this.send(REPLIES.tooManyErrors)
     else this.send(reply)
   }
 
@@ -348,29 +346,14 @@ export class Engine implements Host {
     if (this.options.trace) for (const line of text.split('\r\n')) this.log.debug(`${direction}: ${line}`)
   }
 
-  endTransaction(reason: TransactionEndReason): void {
+  /** Reports the end of a transaction (the session's `endTransaction` is the one way to end one). */
+  private transactionEnded(reason: TransactionEndReason, transaction: TransactionState | null): void {
     // Once closed, the transaction was already ended (as 'closed') by close() itself.
     if (this.closed && reason !== 'closed') return
-    const transaction = this.transaction
-    this.transaction = null
-    // Postfix XFORWARD attributes describe one transaction.
-    this.session.forwarded = null
-    if (transaction && reason !== 'delivered') transaction.abort(reason)
-    this.notice('transaction', { session: this.session, reason, transaction })
+    this.notice('transaction', { session: this.session.info, reason, transaction })
   }
 
-  capabilities(): CapabilityFacts {
-    const secure = this.session.tls !== null
-    const trusted = isTrustedProxy(this)
-    return {
-      canStartTls: this.options.tlsPolicy !== 'forbidden' && !secure && this.transport?.upgrade !== undefined,
-      authMechanisms: this.authMechanisms(secure),
-      xclient: trusted ? XCLIENT_ATTRIBUTES : null,
-      xforward: trusted ? XFORWARD_ATTRIBUTES : null,
-    }
-  }
-
-  startTls(): void {
+  upgrade(): void {
     const transport = this.transport
     if (!transport?.upgrade) return
     this.send(REPLIES.readyToStartTls)
@@ -391,17 +374,9 @@ export class Engine implements Host {
         // handshake could only finish because the client read the 220, so output is flowing.
         this.outputBlocked = false
         if (this.closed) return
-        const session = this.session
-        // RFC 3207 §4.2: forget everything learnt from the client before TLS, except the greeting.
-        session.heloName = null
-        session.heloVerb = null
-        session.user = null
-        session.authenticatedAt = null
-        session.tls = tls
-        session.secureAt = new Date()
         this.log.info(`TLS up: ${tls.protocol ?? '?'} ${tls.cipher ?? ''}`.trimEnd())
-        if (this.transaction) this.endTransaction('tls')
-        this.notice('secure', { session })
+        this.session.secured(tls)
+        this.notice('secure', { session: this.session.info })
         this.pump()
       },
       (error: unknown) => {
@@ -411,7 +386,7 @@ export class Engine implements Host {
         const failure = error instanceof Error ? error : new Error(String(error))
         if (start >= 0) this.observeHandshake(start, null, failure)
         this.log.warn(`TLS handshake failed: ${failure.message}`)
-        this.notice('tlsError', { session: this.session, error: failure })
+        this.notice('tlsError', { session: this.session.info, error: failure })
         this.close('error')
       },
     )
@@ -436,23 +411,24 @@ export class Engine implements Host {
     this.input = EMPTY
     this.pos = 0
     this.lines.reset()
-    const transaction = this.transaction
+    const transaction = this.session.transaction
     // A message whose data had started but was never answered is a failed one.
-    if (transaction && isUnanswered(transaction)) publishMessage(this.session, transaction, 'failed', null)
-    if (transaction) this.endTransaction('closed')
+    if (transaction?.body && !transaction.body.answered) publishMessage(this.session.info, transaction, 'failed', null)
+    if (transaction) this.session.endTransaction('closed')
     // A paused stream never reads the peer's end, so it would not finish closing.
     if (this.inputPaused) this.transport?.resume?.()
     this.transport?.end()
     this.transport = null
-    const { commands, messages, bytesIn, bytesOut } = this.session.counters
+    const session = this.session.info
+    const { commands, messages, bytesIn, bytesOut } = session.counters
     const summary = `${commands} commands, ${messages} messages, ${bytesIn} octets in, ${bytesOut} out`
-    const client = this.session.remoteAddress || 'unknown'
+    const client = session.remoteAddress || 'unknown'
     this.log.info(`closed ${client} (${reason}${transaction ? ', transaction aborted' : ''}): ${summary}`)
     if (connectionCloseChannel.hasSubscribers) {
-      const duration = Date.now() - this.session.connectedAt.getTime()
-      connectionCloseChannel.publish({ session: this.session, reason, aborted: transaction !== null, duration })
+      const duration = Date.now() - session.connectedAt.getTime()
+      connectionCloseChannel.publish({ session, reason, aborted: transaction !== null, duration })
     }
-    this.notice('close', { session: this.session, reason, aborted: transaction !== null })
+    this.notice('close', { session, reason, aborted: transaction !== null })
     this.closeNotified = true
   }
 
@@ -519,7 +495,7 @@ export class Engine implements Host {
     const end = this.lines.read(input, pos, auth ? Math.max(limit, AUTH_LINE_LIMIT) : limit)
     const { line, fault } = this.lines
     if (line === null && fault === null) return end
-    this.session.counters.commands++
+    this.session.commandRead()
     this.progress++
     // Timed only while someone listens; the verb is filled in once the line is parsed.
     if (commandChannel.hasSubscribers) {
@@ -528,7 +504,7 @@ export class Engine implements Host {
     }
     if (this.options.trace) this.trace('C', line ? redactCommand(line.toString('utf8')) : `(${fault})`)
     // Shutting down: new work is refused, but a BDAT transaction under way may finish.
-    if (this.shuttingDown && this.transaction?.via !== 'BDAT') {
+    if (this.shuttingDown && this.session.transaction?.via !== 'BDAT') {
       this.close('shutdown', REPLIES.shuttingDown)
     } else if (fault) {
       this.sendError(fault === 'tooLong' ? REPLIES.lineTooLong : REPLIES.bareLineFeed)
@@ -552,7 +528,7 @@ export class Engine implements Host {
     this.out = []
     this.outLength = 0
     if (!transport) return
-    this.session.counters.bytesOut += length
+    this.session.bytesWritten(length)
     // A batch of pipelined replies goes out in one write, without joining them first when it can.
     let ok: boolean
     if (batch.length === 1) ok = transport.write(batch[0] as Buffer)
@@ -579,12 +555,12 @@ export class Engine implements Host {
 
   /** Publishes a reply, and the end of the command it answers (AUTH's 334 challenges do not end it). */
   private observeReply(reply: Reply): void {
-    if (replyChannel.hasSubscribers) replyChannel.publish({ session: this.session, reply })
+    if (replyChannel.hasSubscribers) replyChannel.publish({ session: this.session.info, reply })
     const verb = this.commandVerb
     if (verb === null || reply.code === 334) return
     this.commandVerb = null
     if (commandChannel.hasSubscribers) {
-      commandChannel.publish({ session: this.session, verb, code: reply.code, duration: performance.now() - this.commandStart })
+      commandChannel.publish({ session: this.session.info, verb, code: reply.code, duration: performance.now() - this.commandStart })
     }
   }
 
@@ -592,21 +568,22 @@ export class Engine implements Host {
     if (!decisionChannel.hasSubscribers) return
     const duration = performance.now() - start
     const { kind: outcome } = combine(settled)
-    decisionChannel.publish({ session: this.session, event, listeners: settled.length, async, outcome, duration })
+    decisionChannel.publish({ session: this.session.info, event, listeners: settled.length, async, outcome, duration })
   }
 
   private observeHandshake(start: number, tls: TlsInfo | null, error: Error | null): void {
     if (!tlsHandshakeChannel.hasSubscribers) return
-    const { remoteAddress, remotePort } = this.session
+    const session = this.session.info
+    const { remoteAddress, remotePort } = session
     const duration = performance.now() - start
-    tlsHandshakeChannel.publish({ session: this.session, remoteAddress, remotePort, implicit: false, tls, error, duration })
+    tlsHandshakeChannel.publish({ session, remoteAddress, remotePort, implicit: false, tls, error, duration })
   }
 
   private reportErrors(event: string, settled: readonly Settled[]): void {
     for (const error of unexpectedErrors(settled)) {
       this.log.error(`${event} listener failed: ${error.message}`)
       if (event === 'error') process.emitWarning(error) // an `error` listener threw: nowhere else to go
-      else this.notice('error', { session: this.session, error, event })
+      else this.notice('error', { session: this.session.info, error, event })
     }
   }
 
@@ -622,7 +599,7 @@ export class Engine implements Host {
   private internalError(error: unknown): void {
     const cause = error instanceof Error ? error : new Error(String(error))
     const wrapped = new SmtpwireError('SMTPWIRE_ERR_INTERNAL', `internal error: ${cause.message}`, { cause })
-    this.notice('error', { session: this.session, error: wrapped, event: null })
+    this.notice('error', { session: this.session.info, error: wrapped, event: null })
     this.close('error', REPLIES.localErrorClosing)
   }
 }

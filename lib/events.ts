@@ -4,7 +4,7 @@
 import type { Mailbox } from './address.js'
 import { SmtpError, SmtpReply } from './errors.js'
 import type { MailParams, RcptParams } from './params.js'
-import type { Reply } from './replies.js'
+import { REPLIES, type Reply } from './replies.js'
 import type { SaslCredentials } from './sasl/types.js'
 import type { SessionInfo, TransactionInfo } from './session.js'
 
@@ -218,6 +218,12 @@ export type Outcome =
   /** A listener threw something other than an SmtpError: the command's temporary failure. */
   | { readonly kind: 'fail' }
 
+/** The reply for an outcome: the listener's own reply, or the command's default for accept, reject and failure. */
+export function replyFor(outcome: Outcome, accepted: Reply, rejected: Reply, failed: Reply = REPLIES.localError): Reply {
+  if (outcome.kind === 'fail') return failed
+  return outcome.reply ?? (outcome.kind === 'accept' ? accepted : rejected)
+}
+
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function'
 }
@@ -277,12 +283,13 @@ export class Listeners {
   }
 }
 
+// The outcome when every listener accepted plainly: shared, so the common case allocates nothing.
+const ACCEPTED: Outcome = Object.freeze({ kind: 'accept', reply: null })
+
 /**
  * Combines listener results in listener order: the first that does not accept decides; if all
  * accept, the first positive `SmtpReply` is used. `pick` maps a value first (LMTP per-recipient).
  */
-const ACCEPTED: Outcome = Object.freeze({ kind: 'accept', reply: null })
-
 export function combine(settled: readonly Settled[], pick: (value: unknown) => unknown = (v) => v): Outcome {
   // No listener, or every listener accepted plainly: one shared answer, nothing allocated.
   if (settled.length === 0) return ACCEPTED
@@ -303,9 +310,9 @@ export function combine(settled: readonly Settled[], pick: (value: unknown) => u
   return positive ? { kind: 'accept', reply: positive } : ACCEPTED
 }
 
-/** The errors in `settled` that are not SmtpErrors, to be reported on the `error` event. */
 const NO_ERRORS: readonly Error[] = Object.freeze([])
 
+/** The errors in `settled` that are not SmtpErrors, to be reported on the `error` event. */
 export function unexpectedErrors(settled: readonly Settled[]): readonly Error[] {
   if (settled.every((result) => result.ok)) return NO_ERRORS
   const errors: Error[] = []

@@ -68,12 +68,12 @@ export class SmtpProtocol {
 
   /** The session: addresses, HELO name, TLS and AUTH state, counters. Updated in place. */
   get session(): SessionInfo {
-    return this.engine.session
+    return this.engine.session.info
   }
 
   /** The open mail transaction, or null. */
   get transaction(): TransactionInfo | null {
-    return this.engine.transaction
+    return this.engine.session.transaction
   }
 
   /** True once the session has ended. */

@@ -66,6 +66,8 @@ export const REPLIES = Object.freeze({
   timeout: r(421, '4.4.2', 'Timeout, closing connection'),
   /** A decision listener threw something that is not an `SmtpError`. */
   localError: r(451, '4.3.0', 'Local error in processing, try again later'),
+  /** AUTH: a credentials listener failed (threw something other than an SmtpError). RFC 4954 §6. */
+  temporaryAuthFailure: r(454, '4.7.0', 'Temporary authentication failure'),
   /** A `connect` listener or the transport failed: the session closes. */
   localErrorClosing: r(421, '4.3.0', 'Local error in processing, closing connection'),
   /** RCPT TO beyond `maxRecipients`. */
@@ -237,4 +239,28 @@ export function formatReply(reply: Reply, withEnhanced: boolean): Buffer {
 /** A copy of a catalogue reply with other text: keeps the code and enhanced code. */
 export function withText(reply: Reply, text: string | readonly string[]): Reply {
   return { code: reply.code, enhanced: reply.enhanced, text }
+}
+
+// Replies whose text depends on the server's name or the exchange: built here, so every reply
+// text sent lives in this file.
+
+/** The 220 greeting: `<domain> <greeting text>` (RFC 5321 §4.2: no enhanced code before EHLO). */
+export function greetingReply(domain: string, greeting: string): Reply {
+  return { code: 220, enhanced: null, text: `${domain} ${greeting}` }
+}
+
+/** 250 to HELO (one line), or to EHLO/LHLO with its keyword lines (RFC 2034 §3: no enhanced codes). */
+export function helloReply(domain: string, clientName: string, keywords: readonly string[] | null): Reply {
+  const first = `${domain} greets ${clientName}`
+  return { code: 250, enhanced: null, text: keywords ? [first, ...keywords] : first }
+}
+
+/** 221 to QUIT, naming the server. */
+export function closingReply(domain: string): Reply {
+  return withText(REPLIES.closing, `${domain} Service closing transmission channel`)
+}
+
+/** 334: a SASL challenge (base64, possibly empty) during AUTH (RFC 4954 §4). */
+export function challengeReply(challenge: string): Reply {
+  return { code: 334, enhanced: null, text: challenge }
 }

@@ -27,7 +27,7 @@ export function handleCommand(host: Host, parsed: Command | Fault): void {
     else host.sendError(REPLIES[parsed.fault])
     return
   }
-  if (host.options.tlsPolicy === 'required' && !host.session.tls && !BEFORE_TLS.has(parsed.verb)) {
+  if (host.options.tlsPolicy === 'required' && !host.session.info.tls && !BEFORE_TLS.has(parsed.verb)) {
     host.send(REPLIES.tlsRequired)
     return
   }
