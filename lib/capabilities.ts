@@ -6,7 +6,7 @@ import { inRanges } from './ip-range.js'
 import type { ResolvedOptions, SaslMechanismName } from './options.js'
 import type { ParamExtensions } from './params.js'
 import { MECHANISMS } from './sasl/index.js'
-import type { SessionInfo } from './session.js'
+import type { SessionInfo } from './session-info.js'
 
 /** The attributes each Postfix proxy command takes, as advertised in EHLO. */
 export const XCLIENT_ATTRIBUTES = ['NAME', 'ADDR', 'PORT', 'PROTO', 'HELO', 'LOGIN', 'DESTADDR', 'DESTPORT'] as const

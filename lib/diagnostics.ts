@@ -208,3 +208,17 @@ export function publishMessage(session: SessionInfo, transaction: TransactionInf
 export function publishAuth(session: SessionInfo, mechanism: string, username: string, result: AuthResult, code: number): void {
   if (authChannel.hasSubscribers) authChannel.publish({ session, mechanism, username, result, code })
 }
+
+/** Publishes the end of a session, when anyone listens. */
+export function publishClose(session: SessionInfo, reason: CloseReason, aborted: boolean): void {
+  if (!connectionCloseChannel.hasSubscribers) return
+  connectionCloseChannel.publish({ session, reason, aborted, duration: Date.now() - session.connectedAt.getTime() })
+}
+
+/** Publishes how a STARTTLS handshake begun at `start` (performance.now()) ended, when anyone listens. */
+export function publishStartTlsHandshake(session: SessionInfo, start: number, tls: TlsInfo | null, error: Error | null): void {
+  if (!tlsHandshakeChannel.hasSubscribers) return
+  const { remoteAddress, remotePort } = session
+  const duration = performance.now() - start
+  tlsHandshakeChannel.publish({ session, remoteAddress, remotePort, implicit: false, tls, error, duration })
+}

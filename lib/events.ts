@@ -6,7 +6,9 @@ import { SmtpError, SmtpReply } from './errors.js'
 import type { MailParams, RcptParams } from './params.js'
 import { REPLIES, type Reply } from './replies.js'
 import type { SaslCredentials } from './sasl/types.js'
-import type { SessionInfo, TransactionInfo } from './session.js'
+import type { SessionInfo, TransactionEndReason, TransactionInfo } from './session-info.js'
+
+export type { TransactionEndReason } from './session-info.js'
 
 /**
  * A decision listener's answer: `true` or nothing accepts; `false` rejects with the command's
@@ -119,8 +121,6 @@ export interface QueryEvent extends WithSession {
 }
 /** RSET was received. */
 export type ResetEvent = WithSession
-/** Why transaction state was cleared. */
-export type TransactionEndReason = 'delivered' | 'rejected' | 'reset' | 'helo' | 'tls' | 'auth' | 'closed'
 /** Transaction state was cleared (EHLO, RSET, after a message, ...). */
 export interface TransactionEvent extends WithSession {
   /** What cleared it. */

@@ -26,16 +26,14 @@ export interface InputReader {
 
 /**
  * What a command handler may touch: the resolved options, the session (its facts and the
- * transitions that change them), the reply queue, decisions and notices, the input mode, and the
- * two session-wide moves (TLS upgrade, greeting again). The engine implements it; a plain object
+ * transitions that change them), the reply queue, decisions and notices, the input mode, the
+ * TLS upgrade, and the end of the session. The engine implements it; a plain object
  * can stand in for it (spec/host.spec.ts).
  */
 export interface Host {
   readonly options: ResolvedOptions
   /** The session's one owner: `session.info` as listeners see it, the open transaction, the transitions. */
   readonly session: Session
-  /** True after the connect decision refused the client: only QUIT is served (RFC 5321 §3.1). */
-  readonly refused: boolean
   /** True when the transport can be upgraded to TLS (STARTTLS is possible on this connection). */
   readonly canUpgrade: boolean
   /** Queues a reply. A 421 also closes the session once it is written. */
@@ -59,8 +57,6 @@ export interface Host {
    * resumes (`session.secured()`) once TLS is up, or closes when the handshake fails.
    */
   upgrade(): void
-  /** Sends the greeting again, after the connect decision (XCLIENT starts the session over). */
-  greet(): void
   /** The session's logger (the session id is on every line). */
   readonly log: Logger
   /** Logs a line of the wire trace when `trace` is on (`C` from the client, `S` from the server). */

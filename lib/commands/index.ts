@@ -8,6 +8,8 @@ import { auth } from './auth.js'
 import { bdat, data } from './data.js'
 import { mail, rcpt } from './envelope.js'
 import { hello, noop, query, quit, rset } from './session.js'
+
+export { greet } from './session.js'
 import { startTls } from './tls.js'
 import { xclient, xforward } from './xclient.js'
 
@@ -16,7 +18,7 @@ const BEFORE_TLS = new Set(['NOOP', 'EHLO', 'HELO', 'LHLO', 'STARTTLS', 'RSET', 
 
 /** Runs one parsed command line. */
 export function handleCommand(host: Host, parsed: Command | Fault): void {
-  if (host.refused && !(!isFault(parsed) && parsed.verb === 'QUIT')) {
+  if (host.session.refused && !(!isFault(parsed) && parsed.verb === 'QUIT')) {
     host.sendError(REPLIES.rejectedConnection)
     return
   }

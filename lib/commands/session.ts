@@ -1,15 +1,32 @@
-// Commands about the session rather than a transaction: HELO/EHLO/LHLO, RSET, NOOP, QUIT and
-// the queries VRFY, EXPN and HELP.
+// The session rather than a transaction: the greeting (and the connect decision behind it),
+// HELO/EHLO/LHLO, RSET, NOOP, QUIT and the queries VRFY, EXPN and HELP.
 
 import { capabilitiesOf, ehloKeywords } from '../capabilities.js'
 import { combine, replyFor } from '../events.js'
 import type { Host } from '../host.js'
 import type { Command } from '../parser.js'
-import { closingReply, helloReply, REPLIES, type Reply } from '../replies.js'
+import { closingReply, greetingReply, helloReply, REPLIES, type Reply } from '../replies.js'
 import { hasAuthListener } from './guards.js'
 
 type Hello = Extract<Command, { verb: 'HELO' | 'EHLO' | 'LHLO' }>
 type Query = Extract<Command, { verb: 'VRFY' | 'EXPN' | 'HELP' }>
+
+/** Sends the greeting, or asks `connect` listeners first (again after XCLIENT). */
+export function greet(host: Host): void {
+  const { options } = host
+  host.session.connecting()
+  host.decide('connect', { session: host.session.info }, (settled) => {
+    const outcome = combine(settled)
+    if (outcome.kind === 'accept') {
+      host.send(outcome.reply ?? greetingReply(options.domain, options.greeting))
+    } else {
+      // RFC 5321 §3.1: after a 554 greeting, answer 503 to everything but QUIT. A greeting can
+      // only be 220, 421 or 554, so a listener that blew up gets 421.
+      host.session.connectRefused()
+      host.send(outcome.kind === 'fail' ? REPLIES.localErrorClosing : (outcome.reply ?? REPLIES.connectionRejected))
+    }
+  })
+}
 
 /** HELO, EHLO and LHLO: greet, list extensions, and clear any transaction. */
 export function hello(host: Host, command: Hello): void {

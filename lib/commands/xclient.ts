@@ -6,6 +6,7 @@ import { isTrustedProxy, XCLIENT_ATTRIBUTES, XFORWARD_ATTRIBUTES } from '../capa
 import type { Host } from '../host.js'
 import type { Command } from '../parser.js'
 import { REPLIES } from '../replies.js'
+import { greet } from './session.js'
 
 type Proxied = Extract<Command, { verb: 'XCLIENT' | 'XFORWARD' }>
 
@@ -67,7 +68,7 @@ export function xclient(host: Host, command: Proxied): void {
   })
   const session = host.session.info
   host.log.info(`XCLIENT: now ${session.remoteAddress || 'unknown'}:${session.remotePort}${session.user ? ` as ${session.user}` : ''}`)
-  host.greet()
+  greet(host)
 }
 
 /** XFORWARD: remember the original client's facts for the next transaction. */
