@@ -1,5 +1,5 @@
 // SmtpOptions: what a user may set, the defaults, and resolveOptions(), which checks them once and
-// returns a frozen, complete copy. Imports only types.
+// returns a frozen, complete copy. Pure: imports only other pure files (errors, ip-range, logger).
 
 import type { LineEndingPolicy } from './dot-decoder.js'
 import { SmtpwireError } from './errors.js'
