@@ -197,6 +197,23 @@ describe('SmtpProtocol', () => {
         expect(await fresh.command('AUTH PLAIN')).to.equal('503 Send EHLO first, this command is an ESMTP extension')
       })
 
+      it('answers 503 to a bare AUTH (no mechanism) once authenticated and during a transaction (RFC 4954 §4)', async () => {
+        const { client } = await session({}, { setup: withPasswords })
+        expect(await client.command('AUTH')).to.equal('501 5.5.4 Syntax error in parameters or arguments')
+        expect(await client.send('MAIL FROM:<a@b.test>', 'AUTH', 'AUTH PLAIN', 'RSET')).to.deep.equal([
+          '250 2.1.0 Sender OK',
+          '503 5.5.1 AUTH not allowed during a mail transaction',
+          '503 5.5.1 AUTH not allowed during a mail transaction',
+          '250 2.0.0 Reset OK',
+        ])
+        expect(await client.command(`AUTH PLAIN ${b64('\0alice\0wonderland')}`)).to.match(/^235 /)
+        expect(await client.send('AUTH', 'AUTH PLAIN', 'AUTH NO-SUCH-MECH')).to.deep.equal([
+          '503 5.5.1 Already authenticated',
+          '503 5.5.1 Already authenticated',
+          '503 5.5.1 Already authenticated',
+        ])
+      })
+
       it('answers 454 when a listener blows up, and reports the error', async () => {
         const { smtp, client } = await session({}, { setup: (s) => s.on('plainAuth', () => Promise.reject(new Error('directory down'))) })
         const errors: string[] = []

@@ -245,6 +245,24 @@ describe('SmtpProtocol', () => {
         const replies = await client.send('DATA', 'x'.repeat(19), '.')
         expect(replies[1]).to.equal('550 5.6.0 Message contains a line longer than the limit')
       })
+
+      it('accepts text lines of any length by default, as Postfix and Exim do', async () => {
+        let body = ''
+        const { client } = await startAt('rcpt', {}, (smtp) => smtp.on('message', (e) => void (body = String(e.body))))
+        const long = 'x'.repeat(5000)
+        expect(await client.send('DATA', 'Subject: x', '', long, '.')).to.deep.equal(['354 End data with <CR><LF>.<CR><LF>', '250 2.0.0 Message accepted'])
+        expect(body).to.equal(`Subject: x\r\n\r\n${long}\r\n`)
+      })
+
+      it('keeps the RFC 5321 limit as an option: maxTextLineLength 1000 takes 998 octets and CRLF, not 999', async () => {
+        const { client } = await startAt('rcpt', { maxTextLineLength: 1000 })
+        expect(await client.send('DATA', 'x'.repeat(998), '.')).to.deep.equal(['354 End data with <CR><LF>.<CR><LF>', '250 2.0.0 Message accepted'])
+        await client.send('MAIL FROM:<a@b.test>', 'RCPT TO:<c@mx.test>')
+        expect(await client.send('DATA', 'x'.repeat(999), '.')).to.deep.equal([
+          '354 End data with <CR><LF>.<CR><LF>',
+          '550 5.6.0 Message contains a line longer than the limit',
+        ])
+      })
     })
 
     it('prepends a Received header when addReceivedHeader is on', async () => {
