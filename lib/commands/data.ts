@@ -169,13 +169,15 @@ class BodyReader implements InputReader {
     if (this.remaining !== null) this.remaining -= next - pos
     const max = this.host.options.maxMessageSize
     for (const piece of this.pieces) {
-      transaction.size += piece.length
-      // Never hold more than the limit: past it, the body is only read to its end.
-      if (max > 0 && transaction.size > max) {
+      // Never hold more than the limit: past it, the body is only read to its end, and the size
+      // stops at the limit.
+      if (max > 0 && transaction.size + piece.length > max) {
+        transaction.size = max
         body.tooBig = true
         stopBody(body)
         break
       }
+      transaction.size += piece.length
       addOutput(body, piece)
     }
     this.pieces.length = 0

@@ -2,6 +2,7 @@ import { expect } from 'chai'
 import sinon from 'sinon'
 import { SmtpError } from '../../lib/errors.js'
 import type { Verdict } from '../../lib/events.js'
+import type { SmtpOptions } from '../../lib/options.js'
 import { deferred, nextTurn, recordEvents, startAt } from '../helpers/ladder.js'
 import { crlf, dataBlock, deliveredText } from '../helpers/transcript.js'
 
@@ -179,6 +180,34 @@ describe('SmtpProtocol', () => {
         expect(message.called).to.equal(false)
         const next = await client.send('MAIL FROM:<a@b.test>', 'RCPT TO:<c@d.test>', 'DATA', 'ok', '.')
         expect(next[3]).to.equal('250 2.0.0 Message accepted')
+      })
+
+      /** Every body event with the size the transaction reported then, for a DATA body written in `pieces`. */
+      async function pastTheLimit(options: SmtpOptions, pieces: string[]): Promise<{ replies: string[]; events: string[] }> {
+        const events: string[] = []
+        const { client } = await startAt('rcpt', options, (smtp) => {
+          smtp.on('headers', (e) => void events.push(`headers ${e.transaction.size}`))
+          smtp.on('dataChunk', (e) => void events.push(`dataChunk ${JSON.stringify(e.chunk.toString('latin1'))} ${e.transaction.size}`))
+          smtp.on('message', () => void events.push('message'))
+          smtp.on('transaction', (e) => void (e.transaction && events.push(`transaction ${e.reason} ${e.transaction.size}`)))
+        })
+        await client.send('DATA')
+        for (const piece of pieces) client.write(piece)
+        return { replies: await client.settle(), events }
+      }
+      const TOO_BIG = '552 5.3.4 Message size exceeds fixed maximum message size'
+
+      it('past the limit: no further dataChunk, not even the batch still pending, and transaction.size stays within it', async () => {
+        const { replies, events } = await pastTheLimit({ maxMessageSize: 20, chunkSize: 8 }, ['0123456789\r\n', 'abcdef', 'ghij\r\n', 'klmnopqrst\r\n', '.\r\n'])
+        expect(replies).to.deep.equal([TOO_BIG])
+        // "abcdef" waited in a batch short of chunkSize when "ghij" passed the limit: it is dropped
+        expect(events).to.deep.equal(['dataChunk "0123456789\\r\\n" 12', 'transaction rejected 20'])
+      })
+
+      it('past the limit: no headers event for a header block that ends beyond it', async () => {
+        const { replies, events } = await pastTheLimit({ maxMessageSize: 20, chunkSize: 1 }, ['Subject: 0123', '456789abcdef\r\n', '\r\n', 'body\r\n', '.\r\n'])
+        expect(replies).to.deep.equal([TOO_BIG])
+        expect(events).to.deep.equal(['dataChunk "Subject: 0123" 13', 'transaction rejected 20'])
       })
 
       it('accepts a message of exactly the limit', async () => {
