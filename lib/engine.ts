@@ -40,7 +40,7 @@ import {
 import type { Release } from './gate.js'
 import type { Host, InputReader } from './host.js'
 import { LineReader } from './line-reader.js'
-import { redactCommand, sessionLogger, type Logger } from './logger.js'
+import { redactCommand, sessionLogger, SILENT, type Logger } from './logger.js'
 import type { ResolvedOptions, SaslMechanismName } from './options.js'
 import { isFault, parseCommand, type Command, type Fault } from './parser.js'
 import { formatReply, REPLIES, type Reply } from './replies.js'
@@ -314,6 +314,9 @@ export class Engine implements Host {
   notice<K extends keyof NoticeEvents>(event: K, payload: NoticeEvents[K]): void {
     // After `close`, only `error` may still be told (a listener that fails late).
     if (this.closeNotified && event !== 'error') return
+    if (event === 'error' && this.listeners.count('error') === 0 && this.options.logger === SILENT) {
+      return warnUnheard(payload as NoticeEvents['error'])
+    }
     const result = this.listeners.dispatch(event, payload as SmtpEvents[K])
     if (Array.isArray(result)) return this.reportErrors(event, result)
     this.track(result.then((settled) => this.reportErrors(event, settled)))
@@ -622,9 +625,30 @@ export class Engine implements Host {
   private internalError(error: unknown): void {
     const cause = error instanceof Error ? error : new Error(String(error))
     const wrapped = new SmtpwireError('SMTPWIRE_ERR_INTERNAL', `internal error: ${cause.message}`, { cause })
+    this.log.error(wrapped.message)
     this.notice('error', { session: this.session, error: wrapped, event: null })
     this.close('error', REPLIES.localErrorClosing)
   }
+}
+
+// The kinds of unheard error already warned about, process-wide as the warnings are.
+const warnedKinds = new Set<string>()
+
+/**
+ * An error with no `error` listener and the silent logger would vanish (a `TypeError` in a
+ * `message` listener would be a bare `451`): it goes to `process.emitWarning` instead, once per
+ * kind (the event and the error's name), so a hot failure cannot flood the process.
+ */
+function warnUnheard({ error, event }: NoticeEvents['error']): void {
+  const kind = `${event ?? 'connection'}:${error.name}`
+  if (warnedKinds.has(kind)) return
+  warnedKinds.add(kind)
+  const where = event === null ? 'a connection' : `a '${event}' listener`
+  process.emitWarning(`${where} failed with ${error.name}: ${error.message} (no 'error' listener and no logger; later ${kind} errors are not reported)`, {
+    type: 'SmtpwireWarning',
+    code: 'SMTPWIRE_UNHEARD_ERROR',
+    ...(error.stack === undefined ? {} : { detail: error.stack }),
+  })
 }
 
 /** The verb as `smtpwire:command` reports it: only verbs smtpwire knows, so the set stays small. */

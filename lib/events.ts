@@ -237,7 +237,10 @@ export class Listeners {
 
   remove<K extends keyof SmtpEvents>(event: K, listener: Listener<K>): void {
     const current = this.byEvent.get(event) ?? []
-    const index = current.lastIndexOf(listener as AnyListener)
+    // A once() wrapper carries the function it wraps (as in Node's EventEmitter), so off() with
+    // that function removes it too.
+    let index = current.length - 1
+    while (index >= 0 && current[index] !== listener && (current[index] as { listener?: unknown }).listener !== listener) index--
     if (index >= 0) this.byEvent.set(event, [...current.slice(0, index), ...current.slice(index + 1)])
   }
 

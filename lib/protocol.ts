@@ -45,12 +45,15 @@ export class SmtpProtocol {
     return this
   }
 
-  /** Adds a listener that runs once, then is removed. */
+  /** Adds a listener that runs once, then is removed; `off()` with the same function removes it before. */
   once<K extends keyof SmtpEvents>(event: K, listener: Listener<K>): this {
-    const wrapper = ((payload: SmtpEvents[K]) => {
-      this.listeners.remove(event, wrapper)
-      return listener(payload)
-    }) as Listener<K>
+    const wrapper = Object.assign(
+      (payload: SmtpEvents[K]) => {
+        this.listeners.remove(event, wrapper)
+        return listener(payload)
+      },
+      { listener },
+    ) as Listener<K>
     this.listeners.add(event, wrapper)
     return this
   }
