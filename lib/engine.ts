@@ -65,7 +65,16 @@ export class Engine implements Host {
   private pos = 0
   private reader: InputReader | null = null
   private readonly lines: LineReader
-  private waiting = false
+  private waitingNow = false
+  private readonly idleWaiters: Array<() => void> = []
+  // A verdict is pending. Setting it false wakes whenIdle().
+  private get waiting(): boolean {
+    return this.waitingNow
+  }
+  private set waiting(value: boolean) {
+    this.waitingNow = value
+    if (!value) for (const wake of this.idleWaiters.splice(0)) wake()
+  }
   private outputBlocked = false
   private inputPaused = false
   private peerEnded = false
@@ -328,6 +337,12 @@ export class Engine implements Host {
     const forget = (): void => void this.pendingWork.delete(work)
     work.then(forget, forget)
     return work
+  }
+
+  /** Resolves once no verdict is pending: at once when none is. */
+  whenIdle(): Promise<void> {
+    if (!this.waitingNow) return Promise.resolve()
+    return new Promise((resolve) => void this.idleWaiters.push(resolve))
   }
 
   /** Resolves once every Promise returned by listeners so far has settled. */

@@ -29,7 +29,7 @@ export {
   type MessageStreamHandler,
   type MessageStreamOptions,
 } from './message-stream.js'
-export { ReplySplitter, SmtpDriver, type DriverOptions } from './driver.js'
+export { RECORDED_EVENTS, ReplySplitter, SmtpDriver, type DriverOptions } from './driver.js'
 export { SmtpError, SmtpReply, SmtpwireError, type SmtpwireErrorCode } from './errors.js'
 export { REPLIES, formatReply, type EnhancedCode, type Reply, type ReplyKey } from './replies.js'
 export {

@@ -107,6 +107,11 @@ export class SmtpProtocol {
     return this.engine.isWaiting
   }
 
+  /** Resolves once no listener's verdict is pending (at once when none is), without polling. */
+  whenIdle(): Promise<void> {
+    return this.engine.whenIdle()
+  }
+
   /**
    * Runs the session over `stream`: writes the greeting, reads commands, and ends the stream after
    * QUIT. Reading stops while `options.maxQueuedReplyOctets` reply octets wait in the stream for a

@@ -193,12 +193,14 @@ describe('SmtpProtocol', () => {
         }),
       )
       await client.send('DATA', 'partial')
-      await client.end()
+      // the driver's end() waits for that cleanup too, so it is not awaited before it can finish
+      const ended = client.end().then(() => done)
       const settled = smtp.settled().then(() => done)
       await nextTurn()
       expect(done).to.equal(false)
       cleaned.resolve()
       expect(await settled).to.equal(true)
+      expect(await ended).to.equal(true)
     })
   })
 
