@@ -116,7 +116,7 @@ export interface SmtpOptions {
   trustedProxies?: readonly string[]
   /**
    * A gate shared by sessions that limits how many decisions run at once (SmtpServer's `maxProcessing`).
-   * @internal SmtpServer sets it; its type is not exported.
+   * SmtpServer sets it from `maxProcessing`; sessions you run yourself can share one too.
    */
   gate?: ProcessingGate | null
 }
