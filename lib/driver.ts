@@ -10,9 +10,11 @@ import type { SmtpTransport } from './transport.js'
 /** How the in-memory connection behaves. */
 export interface DriverOptions {
   /**
-   * Offer STARTTLS: called when the protocol upgrades. Resolve with the TLS state to simulate a
-   * handshake (later input counts as decrypted), or reject to simulate a failed one.
+   * Offer STARTTLS: the simulated TLS handshake, called when the protocol upgrades. Resolve with
+   * the TLS state (later input counts as decrypted), or reject to simulate a failed handshake.
    */
+  handshake?: () => Promise<TlsInfo>
+  /** @deprecated The former name of `handshake`, still honoured. */
   startTls?: () => Promise<TlsInfo>
 }
 
@@ -137,8 +139,8 @@ export class SmtpDriver {
         this.paused = false
       },
     }
-    const startTls = this.options.startTls
-    if (startTls) transport.upgrade = () => startTls()
+    const handshake = this.options.handshake ?? this.options.startTls
+    if (handshake) transport.upgrade = () => handshake()
     this.protocol.open(transport, facts)
     const [greeting] = await this.settle()
     return greeting ?? ''

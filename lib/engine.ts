@@ -388,7 +388,7 @@ export class Engine implements Host {
     }
   }
 
-  startTls(): void {
+  beginTls(): void {
     const transport = this.transport
     if (!transport?.upgrade) return
     this.send(REPLIES.readyToStartTls)

@@ -58,7 +58,7 @@ export interface Host {
    * STARTTLS: sends 220, discards input already read, and upgrades the transport; the session
    * resumes (state reset) once TLS is up, or closes when the handshake fails.
    */
-  startTls(): void
+  beginTls(): void
   /** Sends the greeting again, after the connect decision (XCLIENT starts the session over). */
   greet(): void
   /** The session's logger (the session id is on every line). */

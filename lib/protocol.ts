@@ -115,13 +115,13 @@ export class SmtpProtocol {
   /**
    * Runs the session over `stream`: writes the greeting, reads commands, and ends the stream after
    * QUIT. Reading stops while `options.maxQueuedReplyOctets` reply octets wait in the stream for a
-   * client that does not read them. `facts` tells listeners where the client is (a socket's addresses, say). `startTls`,
+   * client that does not read them. `facts` tells listeners where the client is (a socket's addresses, say). `upgrade`,
    * when given, offers STARTTLS and upgrades the stream through it (`SmtpServer` passes one built
    * from its `tls` options).
    * @throws SmtpwireError `SMTPWIRE_ERR_ALREADY_STARTED` when called twice.
    */
-  attach(stream: Duplex, facts?: SessionFacts, startTls?: StreamUpgrade): this {
-    attachStream(this, stream, this.options.maxQueuedReplyOctets, facts, startTls)
+  attach(stream: Duplex, facts?: SessionFacts, upgrade?: StreamUpgrade): this {
+    attachStream(this, stream, this.options.maxQueuedReplyOctets, facts, upgrade)
     return this
   }
 

@@ -116,7 +116,7 @@ export class SmtpServer extends EventEmitter<SmtpServerEvents> {
   private closing: Promise<void> | null = null
   private readonly options: SmtpOptions
   private readonly server: Omit<SmtpServerOptions, keyof SmtpOptions>
-  private readonly startTls: StreamUpgrade | undefined
+  private readonly starttlsUpgrade: StreamUpgrade | undefined
   private readonly implicitTls: StreamUpgrade | undefined
   private readonly lookup: ReverseLookup | null
   private readonly log: Logger
@@ -137,7 +137,7 @@ export class SmtpServer extends EventEmitter<SmtpServerEvents> {
     this.limits = new ConnectionLimits(maxConnections, maxConnectionsPerAddress)
     this.options = { ...protocol, gate: maxProcessing > 0 ? new ProcessingGate(maxProcessing) : null }
     resolveOptions(this.options) // fail now, not at the first connection
-    this.startTls = tls ? tlsUpgrade(tls, false) : undefined
+    this.starttlsUpgrade = tls ? tlsUpgrade(tls, false) : undefined
     this.implicitTls = tls ? tlsUpgrade(tls, true) : undefined
     this.lookup = reverseDns === true ? reverseLookup(5_000) : reverseDns || null
     this.log = protocol.logger ?? SILENT
@@ -338,6 +338,6 @@ export class SmtpServer extends EventEmitter<SmtpServerEvents> {
       socket.destroy()
       return
     }
-    smtp.attach(stream, facts, facts.tls ? undefined : this.startTls)
+    smtp.attach(stream, facts, facts.tls ? undefined : this.starttlsUpgrade)
   }
 }

@@ -147,7 +147,7 @@ describe('hostile input', () => {
 
   it('refuses STARTTLS again and again without losing the session', async () => {
     const smtp = new SmtpProtocol({ domain: 'mx.test' })
-    const client = new SmtpDriver(smtp, { startTls: async () => ({ protocol: 'TLSv1.3', cipher: null, servername: null, implicit: false }) })
+    const client = new SmtpDriver(smtp, { handshake: async () => ({ protocol: 'TLSv1.3', cipher: null, servername: null, implicit: false }) })
     await client.connect()
     await client.command('EHLO c.test')
     await client.command('STARTTLS')

@@ -8,7 +8,7 @@ import { auth, authOutOfSequence } from './auth.js'
 import { bdat, data } from './data.js'
 import { mail, rcpt } from './envelope.js'
 import { hello, noop, query, quit, rset } from './session.js'
-import { startTls } from './tls.js'
+import { starttls } from './tls.js'
 import { xclient, xforward } from './xclient.js'
 
 // RFC 3207 §4: under a required TLS policy, only these work before TLS (LHLO is LMTP's EHLO).
@@ -55,7 +55,7 @@ export function handleCommand(host: Host, parsed: Command | Fault): void {
     case 'HELP':
       return query(host, parsed)
     case 'STARTTLS':
-      return startTls(host)
+      return starttls(host)
     case 'AUTH':
       return auth(host, parsed)
     case 'XCLIENT':

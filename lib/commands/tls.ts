@@ -4,11 +4,11 @@
 import type { Host } from '../host.js'
 import { REPLIES } from '../replies.js'
 
-/** STARTTLS. */
-export function startTls(host: Host): void {
+/** STARTTLS (the command; the engine's `beginTls` does the upgrade). */
+export function starttls(host: Host): void {
   const { session } = host
   if (session.tls) return host.sendError(REPLIES.alreadySecure)
   if (!host.capabilities().canStartTls) return host.sendError(REPLIES.commandNotImplemented)
   if (session.heloVerb !== 'EHLO' && session.heloVerb !== 'LHLO') return host.sendError(REPLIES.needEhlo)
-  host.startTls()
+  host.beginTls()
 }

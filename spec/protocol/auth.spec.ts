@@ -22,7 +22,7 @@ async function session(
 ): Promise<{ smtp: SmtpProtocol; client: SmtpDriver }> {
   const smtp = new SmtpProtocol({ domain: 'mx.test', ...options })
   setup(smtp)
-  const client = new SmtpDriver(smtp, { startTls: async () => TLS })
+  const client = new SmtpDriver(smtp, { handshake: async () => TLS })
   await client.connect()
   await client.command('EHLO c.test')
   if (secure) {

@@ -18,7 +18,7 @@ async function connect(
 ): Promise<{ smtp: SmtpProtocol; client: SmtpDriver }> {
   const smtp = new SmtpProtocol({ domain: 'mx.test', ...options })
   setup(smtp)
-  const client = new SmtpDriver(smtp, { startTls: handshake })
+  const client = new SmtpDriver(smtp, { handshake })
   await client.connect()
   return { smtp, client }
 }
@@ -34,6 +34,14 @@ describe('SmtpProtocol', () => {
       expect(await client.command('EHLO c.test')).to.match(/\n250 STARTTLS$/)
       expect(await client.command('STARTTLS')).to.equal(READY)
       expect(await client.command('EHLO c.test')).to.not.include('STARTTLS')
+    })
+
+    it('still takes the driver option by its former name, startTls', async () => {
+      const client = new SmtpDriver({ domain: 'mx.test' }, { startTls: async () => TLS })
+      await client.connect()
+      expect(await client.command('EHLO c.test')).to.match(/\n250 STARTTLS$/)
+      expect(await client.command('STARTTLS')).to.equal(READY)
+      expect(client.protocol.session.tls).to.deep.equal(TLS)
     })
 
     it('forgets the session and the transaction, and reports the TLS state', async () => {
