@@ -71,6 +71,13 @@ export interface DataChunkEvent extends WithTransaction {
 export interface MessageEvent extends WithTransaction {
   /** The whole message when it was collected (see the `collectBody` option), else null. */
   readonly body: Buffer | null
+  /**
+   * The whole message, for listeners that know it is collected (the default when no `dataChunk`
+   * listener exists, or `collectBody: true`): `body` without the null check. Throws
+   * `SMTPWIRE_ERR_NO_BODY` when it was not collected, which answers the message `451` and reports
+   * the mistake on `error`. Needs no `this`: `({ requireBody }) => save(requireBody())` works.
+   */
+  readonly requireBody: () => Buffer
 }
 /** AUTH PLAIN or LOGIN credentials. */
 export interface PlainAuthEvent extends WithSession {

@@ -4,6 +4,7 @@
 
 import { publishMessage, type MessageResult } from '../diagnostics.js'
 import { DotDecoder } from '../dot-decoder.js'
+import { SmtpwireError } from '../errors.js'
 import { combine, type Settled } from '../events.js'
 import { HeaderScanner } from '../header-scanner.js'
 import type { Host, InputReader } from '../host.js'
@@ -242,7 +243,8 @@ class BodyReader implements InputReader {
       return
     }
     const messageBody = body.collected ? Buffer.concat(body.collected) : null
-    host.decide('message', { session: host.session, transaction, body: messageBody }, (settled) => {
+    const requireBody = (): Buffer => messageBody ?? notCollected()
+    host.decide('message', { session: host.session, transaction, body: messageBody, requireBody }, (settled) => {
       body.answered = true
       let delivered = false
       let failed = false
@@ -263,6 +265,11 @@ class BodyReader implements InputReader {
       host.endTransaction(delivered ? 'delivered' : 'rejected')
     })
   }
+}
+
+/** What `message.requireBody()` throws when the body was not collected. */
+function notCollected(): never {
+  throw new SmtpwireError('SMTPWIRE_ERR_NO_BODY', "message body not collected: collectBody is false, or 'auto' with a dataChunk listener")
 }
 
 /** Reads and drops a refused BDAT chunk, then answers it. */

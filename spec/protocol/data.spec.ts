@@ -1,8 +1,9 @@
 import { expect } from 'chai'
 import sinon from 'sinon'
-import { SmtpError } from '../../lib/errors.js'
+import { SmtpError, type SmtpwireError } from '../../lib/errors.js'
 import type { Verdict } from '../../lib/events.js'
 import type { SmtpOptions } from '../../lib/options.js'
+import type { SmtpProtocol } from '../../lib/protocol.js'
 import { deferred, nextTurn, recordEvents, startAt } from '../helpers/ladder.js'
 import { crlf, dataBlock, deliveredText } from '../helpers/transcript.js'
 
@@ -76,6 +77,27 @@ describe('SmtpProtocol', () => {
         })
         await client.send('DATA', 'x', '.')
         expect(body).to.equal(null)
+      })
+
+      it('requireBody() gives the collected body, and fails the message loudly when it was not collected', async () => {
+        const seen: string[] = []
+        const errors: string[] = []
+        const listen = (smtp: SmtpProtocol): void => {
+          smtp.on('message', ({ requireBody }) => void seen.push(requireBody().toString('latin1')))
+          smtp.on('error', ({ error, event }) => void errors.push(`${event} ${(error as SmtpwireError).code}`))
+        }
+        const collected = await startAt('rcpt', { collectBody: true }, (smtp) => {
+          smtp.on('dataChunk', () => undefined)
+          listen(smtp)
+        })
+        expect(await collected.client.data('x')).to.deep.equal(['250 2.0.0 Message accepted'])
+        const streamed = await startAt('rcpt', {}, (smtp) => {
+          smtp.on('dataChunk', () => undefined)
+          listen(smtp)
+        })
+        expect(await streamed.client.data('y')).to.deep.equal(['451 4.3.0 Local error in processing, try again later'])
+        expect(seen).to.deep.equal(['x\r\n'])
+        expect(errors).to.deep.equal(['message SMTPWIRE_ERR_NO_BODY'])
       })
 
       it('collects message.body as well when collectBody is true', async () => {
