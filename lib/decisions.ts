@@ -7,7 +7,7 @@ import { decisionChannel } from './diagnostics.js'
 import { SmtpwireError } from './errors.js'
 import { combine, unexpectedErrors, type DecisionEvents, type Listeners, type NoticeEvents, type Settled, type SmtpEvents } from './events.js'
 import type { Release } from './gate.js'
-import type { Logger } from './logger.js'
+import { SILENT, type Logger } from './logger.js'
 import type { ResolvedOptions } from './options.js'
 import type { SessionInfo } from './session.js'
 
@@ -133,6 +133,9 @@ export class Decisions {
   /** Emits a notice event; listener errors go to `error`. After `close`, only `error` is told. */
   notice<K extends keyof NoticeEvents>(event: K, payload: NoticeEvents[K]): void {
     if (this.closeNotified && event !== 'error') return
+    if (event === 'error' && this.listeners.count('error') === 0 && this.options.logger === SILENT) {
+      return warnUnheard(payload as NoticeEvents['error'])
+    }
     const result = this.listeners.dispatch(event, payload as SmtpEvents[K])
     if (Array.isArray(result)) return this.reportErrors(event, result)
     this.track(result.then((settled) => this.reportErrors(event, settled)))
@@ -172,4 +175,24 @@ export class Decisions {
       else this.notice('error', { session: this.owner.session, error, event })
     }
   }
+}
+
+// The kinds of unheard error already warned about, process-wide as the warnings are.
+const warnedKinds = new Set<string>()
+
+/**
+ * An error with no `error` listener and the silent logger would vanish (a `TypeError` in a
+ * `message` listener would be a bare `451`): it goes to `process.emitWarning` instead, once per
+ * kind (the event and the error's name), so a hot failure cannot flood the process.
+ */
+function warnUnheard({ error, event }: NoticeEvents['error']): void {
+  const kind = `${event ?? 'connection'}:${error.name}`
+  if (warnedKinds.has(kind)) return
+  warnedKinds.add(kind)
+  const where = event === null ? 'a connection' : `a '${event}' listener`
+  process.emitWarning(`${where} failed with ${error.name}: ${error.message} (no 'error' listener and no logger; later ${kind} errors are not reported)`, {
+    type: 'SmtpwireWarning',
+    code: 'SMTPWIRE_UNHEARD_ERROR',
+    ...(error.stack === undefined ? {} : { detail: error.stack }),
+  })
 }

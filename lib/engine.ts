@@ -58,6 +58,7 @@ export class Engine implements Host {
   private reader: InputReader | null = null
   private readonly lines: LineReader
   private readonly decisions: Decisions
+  private readonly idleWaiters: Array<() => void> = []
   private outputBlocked = false
   private inputPaused = false
   private peerEnded = false
@@ -109,10 +110,22 @@ export class Engine implements Host {
     this.updateFlow()
   }
 
+  /** Leaves a held mode: whoever waits in whenIdle() is woken. */
+  private enter(mode: 'command' | 'reader' | 'closed'): void {
+    this.mode = mode
+    if (this.idleWaiters.length > 0) for (const wake of this.idleWaiters.splice(0)) wake()
+  }
+
+  /** Resolves once no verdict is pending and TLS is not coming up: at once when neither. */
+  whenIdle(): Promise<void> {
+    if (!this.holding) return Promise.resolve()
+    return new Promise((resolve) => void this.idleWaiters.push(resolve))
+  }
+
   /** Input flows again, in the mode the reader implies; runs `then` first, then the loop. */
   private resume(then: () => void): void {
     if (this.mode === 'closed') return
-    this.mode = this.reader ? 'reader' : 'command'
+    this.enter(this.reader ? 'reader' : 'command')
     this.guarded(then)
     this.pump()
   }
@@ -270,7 +283,7 @@ export class Engine implements Host {
     this.notice('transaction', { session: this.session.info, reason, transaction })
   }
 
-  upgrade(): void {
+  beginTls(): void {
     const transport = this.transport
     if (!transport?.upgrade) return
     this.send(REPLIES.readyToStartTls)
@@ -289,7 +302,7 @@ export class Engine implements Host {
         // handshake could only finish because the client read the 220, so output is flowing.
         this.outputBlocked = false
         if (this.mode === 'closed') return
-        this.mode = 'command'
+        this.enter('command')
         this.log.info(`TLS up: ${tls.protocol ?? '?'} ${tls.cipher ?? ''}`.trimEnd())
         this.session.secured(tls)
         this.notice('secure', { session: this.session.info })
@@ -314,7 +327,7 @@ export class Engine implements Host {
       this.replies.push(formatReply(reply, this.usesEnhancedCodes))
     }
     this.flush()
-    this.mode = 'closed'
+    this.enter('closed')
     this.timers.stop()
     // A listener that never settles must not keep its processing slot once nobody waits for the answer.
     this.decisions.abandon()
@@ -492,6 +505,7 @@ export class Engine implements Host {
   private internalError(error: unknown): void {
     const cause = error instanceof Error ? error : new Error(String(error))
     const wrapped = new SmtpwireError('SMTPWIRE_ERR_INTERNAL', `internal error: ${cause.message}`, { cause })
+    this.log.error(wrapped.message)
     this.notice('error', { session: this.session.info, error: wrapped, event: null })
     this.close('error', REPLIES.localErrorClosing)
   }

@@ -73,6 +73,13 @@ export interface DataChunkEvent extends WithTransaction {
 export interface MessageEvent extends WithTransaction {
   /** The whole message when it was collected (see the `collectBody` option), else null. */
   readonly body: Buffer | null
+  /**
+   * The whole message, for listeners that know it is collected (the default when no `dataChunk`
+   * listener exists, or `collectBody: true`): `body` without the null check. Throws
+   * `SMTPWIRE_ERR_NO_BODY` when it was not collected, which answers the message `451` and reports
+   * the mistake on `error`. Needs no `this`: `({ requireBody }) => save(requireBody())` works.
+   */
+  readonly requireBody: () => Buffer
 }
 /** AUTH PLAIN or LOGIN credentials. */
 export interface PlainAuthEvent extends WithSession {
@@ -243,7 +250,10 @@ export class Listeners {
 
   remove<K extends keyof SmtpEvents>(event: K, listener: Listener<K>): void {
     const current = this.byEvent.get(event) ?? []
-    const index = current.lastIndexOf(listener as AnyListener)
+    // A once() wrapper carries the function it wraps (as in Node's EventEmitter), so off() with
+    // that function removes it too.
+    let index = current.length - 1
+    while (index >= 0 && current[index] !== listener && (current[index] as { listener?: unknown }).listener !== listener) index--
     if (index >= 0) this.byEvent.set(event, [...current.slice(0, index), ...current.slice(index + 1)])
   }
 

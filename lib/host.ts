@@ -56,7 +56,7 @@ export interface Host {
    * STARTTLS: sends 220, discards input already read, and upgrades the transport; the session
    * resumes (`session.secured()`) once TLS is up, or closes when the handshake fails.
    */
-  upgrade(): void
+  beginTls(): void
   /** The session's logger (the session id is on every line). */
   readonly log: Logger
   /** Logs a line of the wire trace when `trace` is on (`C` from the client, `S` from the server). */

@@ -142,7 +142,7 @@ export const REPLIES = Object.freeze({
   // 5xx: policy
   /** MAIL FROM before AUTH under `authPolicy: required`. */
   authRequired: r(530, '5.7.0', 'Authentication required'),
-  /** A command other than NOOP, EHLO, HELO, STARTTLS, RSET or QUIT before TLS under `tlsPolicy: required`. */
+  /** A command other than NOOP, EHLO (LHLO), STARTTLS or QUIT before TLS under `tlsPolicy: required`. */
   tlsRequired: r(530, '5.7.0', 'Must issue a STARTTLS command first'),
   /** AUTH before TLS with a mechanism that TLS would offer (RFC 4954 §6). */
   encryptionRequiredForAuth: r(538, '5.7.11', 'Encryption required for requested authentication mechanism'),
@@ -166,8 +166,10 @@ export const REPLIES = Object.freeze({
   messageTooBig: r(552, '5.3.4', 'Message size exceeds fixed maximum message size'),
   /** MAIL FROM whose `SIZE=` is over `maxMessageSize` (RFC 1870). */
   declaredSizeTooBig: r(552, '5.3.4', 'Declared message size exceeds fixed maximum message size'),
-  /** A non-ASCII address in a transaction without `SMTPUTF8` (RFC 6531). */
+  /** A non-ASCII recipient in a transaction without `SMTPUTF8` (RFC 6531 §3.5). */
   utf8NotDeclared: r(553, '5.6.7', 'Non-ASCII address needs the SMTPUTF8 parameter'),
+  /** A non-ASCII reverse-path at MAIL without the `SMTPUTF8` parameter (RFC 6531 §3.5). */
+  utf8SenderNotDeclared: r(550, '5.6.7', 'Non-ASCII address needs the SMTPUTF8 parameter'),
   /** RCPT TO:<> (the null path). */
   nullRecipient: r(553, '5.1.3', 'The null path is only valid as a sender'),
   /** Message data with a bare CR or LF, under `lineEndings: reject` (SMTP smuggling). */

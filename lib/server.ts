@@ -68,6 +68,23 @@ export interface ListenOptions {
 /** Called for each new session before its greeting: register listeners on `smtp` here. */
 export type SessionHandler = (smtp: SmtpProtocol, socket: Duplex) => void
 
+/**
+ * The events an SmtpServer emits (`server.on('connectionError', (error, facts) => …)`). Session
+ * events are on each session's SmtpProtocol, given to the SessionHandler.
+ */
+export interface SmtpServerEvents {
+  /**
+   * A listening socket failed after `listen()` resolved. Without a listener it becomes a
+   * `process.emitWarning`, never an uncaught exception.
+   */
+  error: [error: Error]
+  /**
+   * A connection failed before its session began (a bad PROXY header, a failed implicit-TLS
+   * handshake) and was closed; `facts` holds what was known of the client.
+   */
+  connectionError: [error: Error, facts: SessionFacts]
+}
+
 /** Where a listener is bound. */
 export interface ListenAddress {
   /** The bound IP address, e.g. `127.0.0.1` or `::`. */
@@ -87,7 +104,7 @@ export interface ListenAddress {
  * })
  * const { port } = await server.listen(2525, '127.0.0.1')
  */
-export class SmtpServer extends EventEmitter {
+export class SmtpServer extends EventEmitter<SmtpServerEvents> {
   private readonly netServers: net.Server[] = []
   /** Open sessions and the socket under each. */
   private readonly sessions = new Map<SmtpProtocol, net.Socket>()
@@ -99,7 +116,7 @@ export class SmtpServer extends EventEmitter {
   private closing: Promise<void> | null = null
   private readonly options: SmtpOptions
   private readonly server: Omit<SmtpServerOptions, keyof SmtpOptions>
-  private readonly startTls: StreamUpgrade | undefined
+  private readonly starttlsUpgrade: StreamUpgrade | undefined
   private readonly implicitTls: StreamUpgrade | undefined
   private readonly lookup: ReverseLookup | null
   private readonly log: Logger
@@ -120,7 +137,7 @@ export class SmtpServer extends EventEmitter {
     this.limits = new ConnectionLimits(maxConnections, maxConnectionsPerAddress)
     this.options = { ...protocol, gate: maxProcessing > 0 ? new ProcessingGate(maxProcessing) : null }
     resolveOptions(this.options) // fail now, not at the first connection
-    this.startTls = tls ? tlsUpgrade(tls, false) : undefined
+    this.starttlsUpgrade = tls ? tlsUpgrade(tls, false) : undefined
     this.implicitTls = tls ? tlsUpgrade(tls, true) : undefined
     this.lookup = reverseDns === true ? reverseLookup(5_000) : reverseDns || null
     this.log = protocol.logger ?? SILENT
@@ -216,8 +233,9 @@ export class SmtpServer extends EventEmitter {
 
   /** An 'error' event with no listener would throw; a server must not die of it. */
   private reportError(error: unknown): void {
-    if (this.listenerCount('error') > 0) this.emit('error', error)
-    else process.emitWarning(error instanceof Error ? error : new Error(String(error)))
+    const failure = error instanceof Error ? error : new Error(String(error))
+    if (this.listenerCount('error') > 0) this.emit('error', failure)
+    else process.emitWarning(failure)
   }
 
   private async accept(socket: net.Socket, listener: ListenOptions, options: SmtpOptions): Promise<void> {
@@ -270,7 +288,7 @@ export class SmtpServer extends EventEmitter {
     } catch (error) {
       // A bad PROXY header or a failed TLS handshake: there is no session to tell, so just close.
       this.log.warn(`connection from ${facts.remoteAddress} dropped: ${(error as Error).message}`)
-      if (this.listenerCount('connectionError') > 0) this.emit('connectionError', error, facts)
+      if (this.listenerCount('connectionError') > 0) this.emit('connectionError', error instanceof Error ? error : new Error(String(error)), facts)
       socket.destroy()
     }
   }
@@ -320,6 +338,6 @@ export class SmtpServer extends EventEmitter {
       socket.destroy()
       return
     }
-    smtp.attach(stream, facts, facts.tls ? undefined : this.startTls)
+    smtp.attach(stream, facts, facts.tls ? undefined : this.starttlsUpgrade)
   }
 }

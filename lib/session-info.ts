@@ -106,7 +106,11 @@ export interface TransactionInfo {
   readonly to: readonly RecipientInfo[]
   /** How the data came, once it started. */
   readonly via: 'DATA' | 'BDAT' | null
-  /** Octets of message data received so far (after dot-unstuffing; trace header excluded). */
+  /**
+   * Octets of message data received so far (after dot-unstuffing; trace header excluded). Never
+   * more than `maxMessageSize`: once the data passes it, the size stays at the limit (the message
+   * will get `552`) and the rest is read and dropped.
+   */
   readonly size: number
   /** When MAIL FROM was accepted. */
   readonly startedAt: Date

@@ -87,6 +87,12 @@ export class TransactionState implements TransactionInfo {
     record.size += octets
   }
 
+  /** The data passed `maxMessageSize`: the size stays at the limit, and the rest is read and dropped. */
+  overLimit(limit: number): void {
+    const record: Writable<TransactionState> = this
+    record.size = limit
+  }
+
   /** The transaction ended without its message being accepted. */
   abort(because: string): void {
     if (this.endedBecause !== null) return

@@ -55,8 +55,8 @@ function fakeHost(options: SmtpOptions = {}): FakeHost {
     setReader(reader) {
       if (reader) host.readers.push(reader)
     },
-    upgrade() {
-      happened.push('upgrade')
+    beginTls() {
+      happened.push('beginTls')
     },
     log: SILENT,
     trace() {},
@@ -140,7 +140,7 @@ describe('Host (a plain object standing in for the engine)', () => {
     upgradable.run('EHLO client.example')
     expect(upgradable.sent[0]?.text).to.include('STARTTLS')
     upgradable.run('STARTTLS')
-    expect(upgradable.happened.at(-1)).to.equal('upgrade')
+    expect(upgradable.happened.at(-1)).to.equal('beginTls')
   })
 
   it('switches to a body reader after DATA is accepted, with the body on the transaction', () => {

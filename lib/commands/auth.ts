@@ -47,15 +47,25 @@ class SaslReader implements InputReader {
   }
 }
 
+/**
+ * The refusal any AUTH gets in this state, before its arguments are read: RFC 4954 §4 refuses a
+ * second AUTH and one during a mail transaction whatever follows the verb, a bare `AUTH` included.
+ */
+export function authOutOfSequence(host: Host): Reply | null {
+  const session = host.session.info
+  if (host.options.authPolicy === 'forbidden') return REPLIES.authForbidden
+  if (!greetedExtended(session)) return REPLIES.needEhlo
+  if (session.user !== null) return REPLIES.alreadyAuthenticated
+  if (host.session.transaction) return REPLIES.authInTransaction
+  return null
+}
+
 /** AUTH mechanism [initial-response]. */
 export function auth(host: Host, command: Auth): void {
   const { options } = host
   const session = host.session.info
-  if (options.authPolicy === 'forbidden') return host.sendError(REPLIES.authForbidden)
-  if (!greetedExtended(session)) return host.sendError(REPLIES.needEhlo)
-  // RFC 4954 §4: no second AUTH once authenticated, and none during a mail transaction.
-  if (session.user !== null) return host.sendError(REPLIES.alreadyAuthenticated)
-  if (host.session.transaction) return host.sendError(REPLIES.authInTransaction)
+  const outOfSequence = authOutOfSequence(host)
+  if (outOfSequence) return host.sendError(outOfSequence)
   const checkable = hasAuthListener(host)
   const underTls = offeredMechanisms(options, true, checkable)
   // Nothing to authenticate against (no auth listener, no mechanisms): AUTH is not an extension here.

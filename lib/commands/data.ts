@@ -3,6 +3,7 @@
 // the listeners settled.
 
 import { publishMessage, type MessageResult } from '../diagnostics.js'
+import { SmtpwireError } from '../errors.js'
 import { combine, replyFor, type Settled } from '../events.js'
 import { HeaderScanner } from '../header-scanner.js'
 import type { Host, InputReader } from '../host.js'
@@ -99,13 +100,15 @@ class BodyReader implements InputReader {
     if (this.remaining !== null) this.remaining -= next - pos
     const max = this.host.options.maxMessageSize
     for (const piece of this.pieces) {
-      transaction.received(piece.length)
-      // Never hold more than the limit: past it, the body is only read to its end.
-      if (max > 0 && transaction.size > max) {
+      // Never hold more than the limit: past it, the body is only read to its end, and the size
+      // stops at the limit.
+      if (max > 0 && transaction.size + piece.length > max) {
+        transaction.overLimit(max)
         body.tooBig = true
         body.stop()
         break
       }
+      transaction.received(piece.length)
       body.add(piece)
     }
     this.pieces.length = 0
@@ -170,7 +173,8 @@ class BodyReader implements InputReader {
       return
     }
     const messageBody = body.collected ? Buffer.concat(body.collected) : null
-    host.decide('message', { session: host.session.info, transaction, body: messageBody }, (settled) => {
+    const requireBody = (): Buffer => messageBody ?? notCollected()
+    host.decide('message', { session: host.session.info, transaction, body: messageBody, requireBody }, (settled) => {
       body.answered = true
       let delivered = false
       let failed = false
@@ -191,6 +195,11 @@ class BodyReader implements InputReader {
       host.session.endTransaction(delivered ? 'delivered' : 'rejected')
     })
   }
+}
+
+/** What `message.requireBody()` throws when the body was not collected. */
+function notCollected(): never {
+  throw new SmtpwireError('SMTPWIRE_ERR_NO_BODY', "message body not collected: collectBody is false, or 'auto' with a dataChunk listener")
 }
 
 /** Reads and drops a refused BDAT chunk, then answers it. */

@@ -38,8 +38,8 @@ export function mail(host: Host, command: Mail): void {
   const parsed = parseMailParams(command.params, extensionsFor(host))
   if (!parsed.ok) return host.sendError(REPLIES[parsed.reply])
   const params = parsed.params
-  // RFC 6531 §3.4: a UTF-8 address needs the SMTPUTF8 parameter.
-  if (command.from?.isUtf8 && !params.smtpUtf8) return host.send(REPLIES.utf8NotDeclared)
+  // RFC 6531 §3.4: a UTF-8 address needs the SMTPUTF8 parameter; §3.5: 550 at MAIL, 553 at RCPT.
+  if (command.from?.isUtf8 && !params.smtpUtf8) return host.send(REPLIES.utf8SenderNotDeclared)
   // RFC 1870 §6.1: a declared size over the limit is refused at once.
   const max = options.maxMessageSize
   if (params.size !== null && max > 0 && params.size > max) return host.send(REPLIES.declaredSizeTooBig)

@@ -6,11 +6,11 @@ import type { Host } from '../host.js'
 import { REPLIES } from '../replies.js'
 import { greetedExtended } from '../session.js'
 
-/** STARTTLS. */
-export function startTls(host: Host): void {
+/** STARTTLS (the command; the engine's `beginTls` does the upgrade). */
+export function starttls(host: Host): void {
   const session = host.session.info
   if (session.tls) return host.sendError(REPLIES.alreadySecure)
   if (!canStartTls(host.options, session, host.canUpgrade)) return host.sendError(REPLIES.commandNotImplemented)
   if (!greetedExtended(session)) return host.sendError(REPLIES.needEhlo)
-  host.upgrade()
+  host.beginTls()
 }
