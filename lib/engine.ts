@@ -13,7 +13,7 @@
 //   the mode the reader implies) once every listener has settled.
 
 import { commandLineLimit, offeredMechanisms } from './capabilities.js'
-import { framingLimit, knownVerb, refusalOf } from './command-line.js'
+import { framingLimit, refusalOf } from './command-line.js'
 import { greet, handleCommand } from './commands/index.js'
 import {
   commandChannel,
@@ -21,12 +21,12 @@ import {
   publishClose,
   publishMessage,
   publishStartTlsHandshake,
-  replyChannel,
+  ReplyObserver,
   tlsHandshakeChannel,
 } from './diagnostics.js'
 import { Decisions } from './decisions.js'
 import { SmtpwireError } from './errors.js'
-import { type CloseReason, type DecisionEvents, type Listeners, type NoticeEvents, type Settled, type TransactionEndReason } from './events.js'
+import type { CloseReason, DecisionEvents, Listeners, NoticeEvents, Settled, TransactionEndReason } from './events.js'
 import type { Host, InputReader } from './host.js'
 import { LineReader } from './line-reader.js'
 import { redactCommand, sessionLogger, type Logger } from './logger.js'
@@ -69,9 +69,7 @@ export class Engine implements Host {
   private progress = 0
   private progressAtTimer = -1
   private readonly timers: SessionTimers
-  /** The command awaiting its reply, while `smtpwire:command` has subscribers (else null: no clock is read). */
-  private commandVerb: string | null = null
-  private commandStart = 0
+  private readonly observer: ReplyObserver
   readonly log: Logger
 
   constructor(
@@ -82,6 +80,7 @@ export class Engine implements Host {
     this.lines = new LineReader(options.lineEndings)
     this.timers = new SessionTimers(options, (what) => this.timedOut(what))
     this.log = sessionLogger(options.logger, this.session.info.id)
+    this.observer = new ReplyObserver(this.session.info)
     this.decisions = new Decisions(options, listeners, {
       session: this.session.info,
       log: this.log,
@@ -231,7 +230,7 @@ export class Engine implements Host {
   }
 
   send(reply: Reply): void {
-    if (this.commandVerb !== null || replyChannel.hasSubscribers) this.observeReply(reply)
+    if (this.observer.watching) this.observer.replied(reply)
     const bytes = formatReply(reply, this.usesEnhancedCodes)
     if (this.options.trace) this.trace('S', bytes.toString('utf8').trimEnd())
     const full = this.replies.push(bytes)
@@ -323,7 +322,7 @@ export class Engine implements Host {
   close(reason: CloseReason, reply?: Reply): void {
     if (this.closed) return
     if (reply) {
-      if (this.commandVerb !== null || replyChannel.hasSubscribers) this.observeReply(reply)
+      if (this.observer.watching) this.observer.replied(reply)
       this.replies.push(formatReply(reply, this.usesEnhancedCodes))
     }
     this.flush()
@@ -437,11 +436,7 @@ export class Engine implements Host {
     if (line === null && fault === null) return end
     this.session.commandRead()
     this.progress++
-    // Timed only while someone listens; the verb is filled in once the line is parsed.
-    if (commandChannel.hasSubscribers) {
-      this.commandVerb = 'UNKNOWN'
-      this.commandStart = performance.now()
-    }
+    if (commandChannel.hasSubscribers) this.observer.commandRead()
     if (this.options.trace) this.trace('C', line ? redactCommand(line.toString('utf8')) : `(${fault})`)
     // Shutting down: new work is refused, but a BDAT transaction under way may finish.
     if (this.shuttingDown && this.session.transaction?.via !== 'BDAT') {
@@ -453,7 +448,7 @@ export class Engine implements Host {
       this.sendError(refusal)
     } else if (line) {
       const parsed = parseCommand(line.toString('utf8'))
-      if (this.commandVerb !== null) this.commandVerb = knownVerb(parsed)
+      this.observer.parsed(parsed)
       handleCommand(this, parsed)
     }
     return end
@@ -479,17 +474,6 @@ export class Engine implements Host {
     } else if (!want && !this.inputPaused && !this.closed) {
       this.inputPaused = true
       this.transport?.pause?.()
-    }
-  }
-
-  /** Publishes a reply, and the end of the command it answers (AUTH's 334 challenges do not end it). */
-  private observeReply(reply: Reply): void {
-    if (replyChannel.hasSubscribers) replyChannel.publish({ session: this.session.info, reply })
-    const verb = this.commandVerb
-    if (verb === null || reply.code === 334) return
-    this.commandVerb = null
-    if (commandChannel.hasSubscribers) {
-      commandChannel.publish({ session: this.session.info, verb, code: reply.code, duration: performance.now() - this.commandStart })
     }
   }
 
