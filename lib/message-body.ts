@@ -17,6 +17,7 @@ export interface MessageBodyPlan {
   readonly headers: HeaderScanner | null
 }
 
+/** The state of one message body while it is read; its reader (commands/data.ts) is the only writer. */
 export class MessageBody {
   readonly decoder: DotDecoder
   /** Undelivered `dataChunk` octets, when anyone listens to `dataChunk`. */

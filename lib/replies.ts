@@ -266,3 +266,8 @@ export function closingReply(domain: string): Reply {
 export function challengeReply(challenge: string): Reply {
   return { code: 334, enhanced: null, text: challenge }
 }
+
+/** 250 to a BDAT chunk that is not the last, counting its octets (RFC 3030 §2). */
+export function chunkReceivedReply(octets: number): Reply {
+  return withText(REPLIES.chunkReceived, `${octets} octets received`)
+}

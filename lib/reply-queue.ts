@@ -7,6 +7,7 @@ import type { SmtpTransport } from './transport.js'
 // that floods commands without reading replies meets the transport's backpressure early.
 const FLUSH_AT = 16 * 1024
 
+/** Reply bytes in command order, written as one batch per read of client input. */
 export class ReplyQueue {
   private batch: Buffer[] = []
   private octets = 0

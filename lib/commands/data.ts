@@ -10,7 +10,7 @@ import type { Host, InputReader } from '../host.js'
 import { MessageBody } from '../message-body.js'
 import type { Command } from '../parser.js'
 import { formatReceivedHeader } from '../received.js'
-import { REPLIES, withText, type Reply } from '../replies.js'
+import { chunkReceivedReply, REPLIES, type Reply } from '../replies.js'
 import type { TransactionState } from '../session.js'
 import { noTransactionReply } from './guards.js'
 
@@ -160,7 +160,7 @@ class BodyReader implements InputReader {
     if (!this.last) {
       // RFC 3030 §2: each chunk but the last gets its own reply, once its octets are read.
       if (failure) body.closed = true
-      host.send(failure ?? withText(REPLIES.chunkReceived, `${this.chunkOctets} octets received`))
+      host.send(failure ?? chunkReceivedReply(this.chunkOctets))
       return
     }
     body.closed = true
