@@ -224,6 +224,12 @@ class SkipReader implements InputReader {
   }
 }
 
+/** Reads and drops the chunk of a BDAT refused before `bdat()` ran (RFC 3030 §2), then sends `reply`. */
+export function skipChunk(host: Host, size: number, reply: Reply): void {
+  if (size > 0) host.setReader(new SkipReader(host, size, () => host.send(reply)))
+  else host.send(reply)
+}
+
 /** DATA: ask `data` listeners, then 354 and read the body. */
 export function data(host: Host): void {
   const transaction = host.session.transaction

@@ -5,7 +5,7 @@ import type { Host } from '../host.js'
 import { isFault, type Command, type Fault } from '../parser.js'
 import { REPLIES } from '../replies.js'
 import { auth, authOutOfSequence } from './auth.js'
-import { bdat, data } from './data.js'
+import { bdat, data, skipChunk } from './data.js'
 import { mail, rcpt } from './envelope.js'
 import { hello, noop, query, quit, rset } from './session.js'
 
@@ -30,6 +30,8 @@ export function handleCommand(host: Host, parsed: Command | Fault): void {
     return
   }
   if (host.options.tlsPolicy === 'required' && !host.session.info.tls && !BEFORE_TLS.has(parsed.verb)) {
+    // A BDAT's chunk follows its line whatever the reply: read past it, or it would run as commands.
+    if (parsed.verb === 'BDAT') return skipChunk(host, parsed.size, REPLIES.tlsRequired)
     host.send(REPLIES.tlsRequired)
     return
   }

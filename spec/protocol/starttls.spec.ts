@@ -142,6 +142,13 @@ describe('SmtpProtocol', () => {
         expect(await client.send('HELO c.test', 'RSET')).to.deep.equal(['250 mx.test greets c.test', '250 Reset OK'])
       })
 
+      it('required: a BDAT refused before TLS still has its chunk read, not run as commands', async () => {
+        const { client } = await connect({ tlsPolicy: 'required' })
+        await client.command('EHLO c.test')
+        client.write('BDAT 6 LAST\r\nRSET\r\nNOOP\r\n')
+        expect(await client.settle()).to.deep.equal(['530 5.7.0 Must issue a STARTTLS command first', '250 2.0.0 OK'])
+      })
+
       it('forbidden: STARTTLS is neither offered nor accepted', async () => {
         const { client } = await connect({ tlsPolicy: 'forbidden' })
         expect(await client.command('EHLO c.test')).to.not.include('STARTTLS')
