@@ -19,7 +19,9 @@ export interface DecisionOwner {
   isClosed(): boolean
   /** A decision is pending (or waits for a processing slot): input must stop. */
   hold(): void
-  /** The pending decision settled: run `then` (guarded) and restart input. */
+  /** The pending decision settled (or got its slot), whether or not the session is still open. */
+  release(): void
+  /** The pending decision settled and the session is open: run `then` (guarded) and restart input. */
   resume(then: () => void): void
   /** A bug in smtpwire itself, surfaced from a Promise chain. */
   internalError(error: unknown): void
@@ -60,6 +62,7 @@ export class Decisions {
     // maxProcessing: wait in line for a slot; no input is read meanwhile.
     this.owner.hold()
     void gate.acquire().then((release) => {
+      this.owner.release()
       if (this.owner.isClosed()) return release()
       this.owner.resume(() => this.dispatch(event, payload, then, release))
     })
@@ -88,6 +91,7 @@ export class Decisions {
       answered = true
       this.stopTimer()
       release?.()
+      this.owner.release()
       if (start >= 0) this.observe(event, start, settled, true)
       // Errors are reported even when the session ended meanwhile: a failure is never lost.
       this.reportErrors(event, settled)

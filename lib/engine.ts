@@ -14,7 +14,7 @@
 
 import { commandLineLimit, offeredMechanisms } from './capabilities.js'
 import { framingLimit, refusalOf } from './command-line.js'
-import { greet, handleCommand } from './commands/index.js'
+import { greet, handleCommand, hasAuthListener } from './commands/index.js'
 import {
   commandChannel,
   connectionOpenChannel,
@@ -59,15 +59,17 @@ export class Engine implements Host {
   private readonly lines: LineReader
   private readonly decisions: Decisions
   private readonly idleWaiters: Array<() => void> = []
+  /**
+   * What input is held for (a decision or the TLS handshake), apart from the mode: the session may
+   * close meanwhile, and `isWaiting`/`whenIdle()` still follow the listener or the handshake.
+   */
+  private awaited: 'awaiting-decision' | 'upgrading' | null = null
   private outputBlocked = false
   private inputPaused = false
   private peerEnded = false
   private pumping = false
   private shuttingDown = false
   private readonly replies = new ReplyQueue()
-  /** Whole command lines (and input-mode changes) so far: what restarts the command timer. */
-  private progress = 0
-  private progressAtTimer = -1
   private readonly timers: SessionTimers
   private readonly observer: ReplyObserver
   readonly log: Logger
@@ -86,6 +88,7 @@ export class Engine implements Host {
       log: this.log,
       isClosed: () => this.mode === 'closed',
       hold: () => this.hold('awaiting-decision'),
+      release: () => this.release(),
       resume: (then) => this.resume(then),
       internalError: (error) => this.internalError(error),
     })
@@ -103,28 +106,29 @@ export class Engine implements Host {
 
   /** Stops reading input until `resume()`. */
   private hold(mode: 'awaiting-decision' | 'upgrading'): void {
+    this.awaited = mode
     // A listener may have closed the session before returning its Promise: closed stays closed.
     if (this.mode === 'closed') return
     this.mode = mode
     this.updateFlow()
   }
 
-  /** Leaves a held mode: whoever waits in whenIdle() is woken. */
-  private enter(mode: 'command' | 'reader' | 'closed'): void {
-    this.mode = mode
+  /** The decision or handshake that held input is over (the mode is restored by resume()). */
+  private release(): void {
+    this.awaited = null
     if (this.idleWaiters.length > 0) for (const wake of this.idleWaiters.splice(0)) wake()
   }
 
   /** Resolves once no verdict is pending and TLS is not coming up: at once when neither. */
   whenIdle(): Promise<void> {
-    if (!this.holding) return Promise.resolve()
+    if (!this.isWaiting) return Promise.resolve()
     return new Promise((resolve) => void this.idleWaiters.push(resolve))
   }
 
   /** Input flows again, in the mode the reader implies; runs `then` first, then the loop. */
   private resume(then: () => void): void {
     if (this.mode === 'closed') return
-    this.enter(this.reader ? 'reader' : 'command')
+    this.mode = this.reader ? 'reader' : 'command'
     this.guarded(then)
     this.pump()
   }
@@ -136,8 +140,7 @@ export class Engine implements Host {
 
   /** True when some SASL mechanism is on offer now. */
   private authOffered(): boolean {
-    const hasAuthListener = this.hasListeners('plainAuth') || this.hasListeners('auth')
-    return offeredMechanisms(this.options, this.session.info.tls !== null, hasAuthListener).length > 0
+    return offeredMechanisms(this.options, this.session.info.tls !== null, hasAuthListener(this)).length > 0
   }
 
   /** The transport can be upgraded to TLS. */
@@ -147,7 +150,7 @@ export class Engine implements Host {
 
   /** True when a verdict is pending (or TLS is coming up). */
   get isWaiting(): boolean {
-    return this.holding
+    return this.awaited !== null
   }
 
   /** Octets of client input held: unread input, a partial line, message data not yet delivered. */
@@ -268,7 +271,7 @@ export class Engine implements Host {
     this.reader = reader
     // A decision or upgrade under way restores the mode from the reader when it ends.
     if (this.mode === 'command' || this.mode === 'reader') this.mode = reader ? 'reader' : 'command'
-    this.progress++
+    this.timers.progressed()
   }
 
   trace(direction: 'C' | 'S', text: string): void {
@@ -296,18 +299,20 @@ export class Engine implements Host {
     const start = tlsHandshakeChannel.hasSubscribers ? performance.now() : -1
     transport.upgrade().then(
       (tls) => {
+        this.release()
         if (start >= 0) publishStartTlsHandshake(this.session.info, start, tls, null)
         // A 'drain' owed by the plaintext stream never comes once the transport swapped it; the
         // handshake could only finish because the client read the 220, so output is flowing.
         this.outputBlocked = false
         if (this.mode === 'closed') return
-        this.enter('command')
+        this.mode = 'command'
         this.log.info(`TLS up: ${tls.protocol ?? '?'} ${tls.cipher ?? ''}`.trimEnd())
         this.session.secured(tls)
         this.notice('secure', { session: this.session.info })
         this.pump()
       },
       (error: unknown) => {
+        this.release()
         if (this.mode === 'closed') return
         // The connection is mid-handshake: no plaintext reply can be sent, so it just closes.
         const failure = error instanceof Error ? error : new Error(String(error))
@@ -326,7 +331,7 @@ export class Engine implements Host {
       this.replies.push(formatReply(reply, this.usesEnhancedCodes))
     }
     this.flush()
-    this.enter('closed')
+    this.mode = 'closed'
     this.timers.stop()
     // A listener that never settles must not keep its processing slot once nobody waits for the answer.
     this.decisions.abandon()
@@ -362,10 +367,7 @@ export class Engine implements Host {
   private armTimers(dataArrived: boolean): void {
     if (this.mode === 'closed') return
     if (this.holding) return this.timers.pause()
-    const kind = this.reader?.timeout ?? 'command'
-    const progress = kind === 'data' ? dataArrived : this.progress !== this.progressAtTimer
-    this.progressAtTimer = this.progress
-    this.timers.waitFor(kind, progress)
+    this.timers.armFor(this.reader?.timeout ?? 'command', dataArrived)
   }
 
   /** Runs the input loop until it needs bytes, waits for a verdict, or the output is blocked. */
@@ -435,7 +437,7 @@ export class Engine implements Host {
     const { line, fault } = this.lines
     if (line === null && fault === null) return end
     this.session.commandRead()
-    this.progress++
+    this.timers.progressed()
     if (commandChannel.hasSubscribers) this.observer.commandRead()
     if (this.options.trace) this.trace('C', line ? redactCommand(line.toString('utf8')) : `(${fault})`)
     // Shutting down: new work is refused, but a BDAT transaction under way may finish.

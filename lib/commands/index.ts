@@ -10,6 +10,7 @@ import { mail, rcpt } from './envelope.js'
 import { hello, noop, query, quit, rset } from './session.js'
 
 export { greet } from './session.js'
+export { hasAuthListener } from './guards.js'
 import { starttls } from './tls.js'
 import { xclient, xforward } from './xclient.js'
 
