@@ -64,6 +64,25 @@ describe('SmtpProtocol', () => {
   })
 
   describe('deferred replies', () => {
+    // Issue 12: the input mode says 'closed' at once, but waiting follows the listener itself.
+    it('stays waiting after close() until the pending listener settles, and whenIdle() waits for it', async () => {
+      const verdict = deferred<Verdict>()
+      const { smtp, client } = await startAt('ehlo', {}, (protocol) => protocol.on('sender', () => verdict.promise))
+      client.write(crlf('MAIL FROM:<a@b.test>'))
+      await nextTurn()
+      expect(smtp.isWaiting).to.equal(true)
+      smtp.close()
+      expect(smtp.closed).to.equal(true)
+      expect(smtp.isWaiting).to.equal(true)
+      let idle = false
+      const whenIdle = smtp.whenIdle().then(() => void (idle = true))
+      await nextTurn()
+      expect(idle).to.equal(false)
+      verdict.resolve(true)
+      await whenIdle
+      expect(smtp.isWaiting).to.equal(false)
+    })
+
     it('sends the reply only when the listener Promise settles, and reads nothing meanwhile', async () => {
       const verdict = deferred<Verdict>()
       const { client } = await startAt('ehlo', {}, (smtp) => smtp.on('sender', () => verdict.promise))
