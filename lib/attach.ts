@@ -158,7 +158,7 @@ class UpgradableStreamTransport extends StreamTransport {
   constructor(
     stream: Duplex,
     maxQueued: number,
-    private readonly startTls: StreamUpgrade,
+    private readonly upgradeStream: StreamUpgrade,
   ) {
     super(stream, maxQueued)
   }
@@ -169,7 +169,7 @@ class UpgradableStreamTransport extends StreamTransport {
     const protocol = unwire(this.stream)
     this.dropHeld()
     this.stream.pause()
-    const { stream, tls } = await this.startTls(this.stream)
+    const { stream, tls } = await this.upgradeStream(this.stream)
     this.stream = stream
     ;(stream as AttachedStream)[kTransport] = this
     if (protocol) wire(protocol, stream)
@@ -235,13 +235,13 @@ function unwire(stream: Duplex): Attachable | undefined {
 
 /**
  * Connects `stream` to `protocol` and opens the session (the greeting is written at once). Input
- * stops while `maxQueued` reply octets wait in the stream. With `startTls`, STARTTLS is offered
+ * stops while `maxQueued` reply octets wait in the stream. With `upgrade`, STARTTLS is offered
  * and runs through it.
  */
-export function attachStream(protocol: Attachable, stream: Duplex, maxQueued: number, facts?: SessionFacts, startTls?: StreamUpgrade): void {
+export function attachStream(protocol: Attachable, stream: Duplex, maxQueued: number, facts?: SessionFacts, upgrade?: StreamUpgrade): void {
   wire(protocol, stream)
   try {
-    const transport = startTls ? new UpgradableStreamTransport(stream, maxQueued, startTls) : new StreamTransport(stream, maxQueued)
+    const transport = upgrade ? new UpgradableStreamTransport(stream, maxQueued, upgrade) : new StreamTransport(stream, maxQueued)
     protocol.open(transport, facts)
   } catch (error) {
     // A refused open (a second attach) must not leave this stream feeding someone else's session.

@@ -1,9 +1,41 @@
-// The EHLO keyword lines, the parameter extensions they switch on, and the command-line length
-// those extensions allow. Pure functions of resolved options and session facts.
+// What this server offers a client: the EHLO keyword lines, the SASL mechanisms, XCLIENT/XFORWARD
+// for trusted proxies, the parameter extensions and the command-line length they allow. Pure
+// functions of resolved options and session facts; the only place that knows what EHLO offers.
 
+import { inRanges } from './ip-range.js'
 import type { ResolvedOptions, SaslMechanismName } from './options.js'
 import type { ParamExtensions } from './params.js'
 import { MECHANISMS } from './sasl/index.js'
+import type { SessionInfo } from './session-info.js'
+
+/** The attributes each Postfix proxy command takes, as advertised in EHLO. */
+export const XCLIENT_ATTRIBUTES = ['NAME', 'ADDR', 'PORT', 'PROTO', 'HELO', 'LOGIN', 'DESTADDR', 'DESTPORT'] as const
+export const XFORWARD_ATTRIBUTES = ['NAME', 'ADDR', 'PORT', 'PROTO', 'HELO', 'IDENT', 'SOURCE'] as const
+
+/** True when the client is one of `trustedProxies`, so it may use XCLIENT and XFORWARD. */
+export function isTrustedProxy(options: ResolvedOptions, session: SessionInfo): boolean {
+  return options.trustedProxies.length > 0 && inRanges(session.remoteAddress, options.trustedProxies)
+}
+
+/** STARTTLS is on offer: TLS is allowed, the connection can upgrade, and it is not secure yet. */
+export function canStartTls(options: ResolvedOptions, session: SessionInfo, canUpgrade: boolean): boolean {
+  return options.tlsPolicy !== 'forbidden' && session.tls === null && canUpgrade
+}
+
+/**
+ * What EHLO advertises now: STARTTLS while the connection can upgrade and is not yet secure, the
+ * mechanisms on offer, and the proxy commands for a trusted proxy.
+ */
+export function capabilitiesOf(options: ResolvedOptions, session: SessionInfo, canUpgrade: boolean, hasAuthListener: boolean): CapabilityFacts {
+  const secure = session.tls !== null
+  const trusted = isTrustedProxy(options, session)
+  return {
+    canStartTls: canStartTls(options, session, canUpgrade),
+    authMechanisms: offeredMechanisms(options, secure, hasAuthListener),
+    xclient: trusted ? XCLIENT_ATTRIBUTES : null,
+    xforward: trusted ? XFORWARD_ATTRIBUTES : null,
+  }
+}
 
 /** Session facts that change what EHLO advertises. */
 export interface CapabilityFacts {

@@ -3,7 +3,9 @@
 // nothing. Types and channel objects only; imports no net/tls.
 
 import diagnosticsChannel from 'node:diagnostics_channel'
+import { knownVerb } from './command-line.js'
 import type { CloseReason, DecisionEvents } from './events.js'
+import type { Command, Fault } from './parser.js'
 import type { Reply } from './replies.js'
 import type { SessionInfo, TlsInfo, TransactionInfo } from './session.js'
 
@@ -207,4 +209,57 @@ export function publishMessage(session: SessionInfo, transaction: TransactionInf
 /** Publishes the outcome of checking credentials, when anyone listens. */
 export function publishAuth(session: SessionInfo, mechanism: string, username: string, result: AuthResult, code: number): void {
   if (authChannel.hasSubscribers) authChannel.publish({ session, mechanism, username, result, code })
+}
+
+/** Publishes the end of a session, when anyone listens. */
+export function publishClose(session: SessionInfo, reason: CloseReason, aborted: boolean): void {
+  if (!connectionCloseChannel.hasSubscribers) return
+  connectionCloseChannel.publish({ session, reason, aborted, duration: Date.now() - session.connectedAt.getTime() })
+}
+
+/** Publishes how a STARTTLS handshake begun at `start` (performance.now()) ended, when anyone listens. */
+export function publishStartTlsHandshake(session: SessionInfo, start: number, tls: TlsInfo | null, error: Error | null): void {
+  if (!tlsHandshakeChannel.hasSubscribers) return
+  const { remoteAddress, remotePort } = session
+  const duration = performance.now() - start
+  tlsHandshakeChannel.publish({ session, remoteAddress, remotePort, implicit: false, tls, error, duration })
+}
+
+/**
+ * Publishes each reply, and times each command from its line to its reply (`smtpwire:command`).
+ * The clock is read only while the command channel has subscribers.
+ */
+export class ReplyObserver {
+  /** The command awaiting its reply, while `smtpwire:command` has subscribers (else null). */
+  private verb: string | null = null
+  private start = 0
+
+  constructor(private readonly session: SessionInfo) {}
+
+  /** True when a reply must be reported: a command is timed, or someone listens to replies. */
+  get watching(): boolean {
+    return this.verb !== null || replyChannel.hasSubscribers
+  }
+
+  /** A command line was read; its verb is filled in once the line is parsed. */
+  commandRead(): void {
+    this.verb = 'UNKNOWN'
+    this.start = performance.now()
+  }
+
+  /** The line parsed: the verb the diagnostics report for it. */
+  parsed(parsed: Command | Fault): void {
+    if (this.verb !== null) this.verb = knownVerb(parsed)
+  }
+
+  /** A reply is queued: published, and the end of the command it answers (AUTH's 334 challenges do not end it). */
+  replied(reply: Reply): void {
+    if (replyChannel.hasSubscribers) replyChannel.publish({ session: this.session, reply })
+    const verb = this.verb
+    if (verb === null || reply.code === 334) return
+    this.verb = null
+    if (commandChannel.hasSubscribers) {
+      commandChannel.publish({ session: this.session, verb, code: reply.code, duration: performance.now() - this.start })
+    }
+  }
 }

@@ -1,6 +1,7 @@
 // An in-memory client for SmtpProtocol: send lines, get back exact reply text, with no sockets.
 // The specs drive the protocol through it, and users can test their listeners the same way.
 
+import type { SmtpEvents } from './events.js'
 import { SmtpProtocol } from './protocol.js'
 import type { SmtpOptions } from './options.js'
 import type { SessionFacts, TlsInfo } from './session.js'
@@ -9,13 +10,63 @@ import type { SmtpTransport } from './transport.js'
 /** How the in-memory connection behaves. */
 export interface DriverOptions {
   /**
-   * Offer STARTTLS: called when the protocol upgrades. Resolve with the TLS state to simulate a
-   * handshake (later input counts as decrypted), or reject to simulate a failed one.
+   * Offer STARTTLS: the simulated TLS handshake, called when the protocol upgrades. Resolve with
+   * the TLS state (later input counts as decrypted), or reject to simulate a failed handshake.
    */
+  handshake?: () => Promise<TlsInfo>
+  /** @deprecated The former name of `handshake`, still honoured. */
   startTls?: () => Promise<TlsInfo>
 }
 
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
+
+/**
+ * The events `recordEvents()` listens to by default: those whose mere listener changes nothing.
+ * Left out: `dataChunk` (under `collectBody: 'auto'` it stops `message.body` being collected),
+ * `headers` (starts the header scanner), `plainAuth` and `auth` (offer AUTH and accept any
+ * credentials), `vrfy`, `expn` and `help` (a listener answers them), `tlsError`, `secure`.
+ */
+export const RECORDED_EVENTS: ReadonlyArray<keyof SmtpEvents> = Object.freeze([
+  'connect',
+  'ehlo',
+  'sender',
+  'recipient',
+  'data',
+  'message',
+  'reset',
+  'transaction',
+  'authFailure',
+  'close',
+  'error',
+] as const)
+
+/**
+ * Records `events` of `protocol` as short strings, in the order they fire: the event's name, or
+ * for the events that need a detail to tell them apart `transaction:<reason>`,
+ * `close:<reason>` (`:aborted` when a message was cut off) and `error:<event>`. The listeners
+ * accept whatever they are asked. Returns the live log.
+ */
+export function recordEvents(protocol: SmtpProtocol, events: ReadonlyArray<keyof SmtpEvents> = RECORDED_EVENTS): string[] {
+  const log: string[] = []
+  for (const name of events) {
+    protocol.on(name, (event: SmtpEvents[typeof name]) => {
+      const e = event as { reason?: string; aborted?: boolean; event?: string | null }
+      if (name === 'transaction') log.push(`transaction:${e.reason}`)
+      else if (name === 'close') log.push(`close:${e.reason}${e.aborted ? ':aborted' : ''}`)
+      else if (name === 'error') log.push(`error:${e.event}`)
+      else log.push(name)
+    })
+  }
+  return log
+}
+
+/** Message text as DATA sends it: a dot doubled at the start of each line, CRLF added when missing, then CRLF.CRLF. */
+function dataBody(body: string | Buffer): Buffer {
+  let text = (typeof body === 'string' ? Buffer.from(body, 'utf8') : body).toString('latin1')
+  text = text.replace(/(^|\r\n)\./g, '$1..')
+  if (text !== '' && !text.endsWith('\r\n')) text += '\r\n'
+  return Buffer.from(`${text}.\r\n`, 'latin1')
+}
 
 /**
  * Splits reply text as it arrives (in any pieces) into whole replies, each one string with its
@@ -88,8 +139,8 @@ export class SmtpDriver {
         this.paused = false
       },
     }
-    const startTls = this.options.startTls
-    if (startTls) transport.upgrade = () => startTls()
+    const handshake = this.options.handshake ?? this.options.startTls
+    if (handshake) transport.upgrade = () => handshake()
     this.protocol.open(transport, facts)
     const [greeting] = await this.settle()
     return greeting ?? ''
@@ -113,10 +164,18 @@ export class SmtpDriver {
     return replies[0] as string
   }
 
-  /** Waits until every listener settled and all input was read; returns the replies since the last call. */
+  /**
+   * Waits until every listener settled and all input was read; returns the replies since the last
+   * call. It sleeps on the protocol's idle state while a verdict is pending (a listener that never
+   * settles keeps it waiting, as it keeps the client waiting), and also waits for listeners that
+   * run without deciding anything, such as `close` and `transaction` after `end()`.
+   */
   async settle(): Promise<string[]> {
-    do await nextTurn()
-    while (this.protocol.isWaiting)
+    do {
+      await nextTurn()
+      await this.protocol.whenIdle()
+      await this.protocol.settled()
+    } while (this.protocol.isWaiting)
     return this.replies.splice(0)
   }
 
@@ -124,6 +183,48 @@ export class SmtpDriver {
   async end(): Promise<string[]> {
     this.protocol.end()
     return this.settle()
+  }
+
+  /** EHLO (LHLO under `lmtp`) with `name`; returns the reply, its lines joined by `\n`. */
+  async ehlo(name = 'client.test'): Promise<string> {
+    return this.command(`${this.protocol.options.lmtp ? 'LHLO' : 'EHLO'} ${name}`)
+  }
+
+  /** `MAIL FROM:<from>`, with `params` (`'SIZE=100 SMTPUTF8'`) when given; returns the reply. */
+  async mail(from: string, params = ''): Promise<string> {
+    return this.command(`MAIL FROM:<${from}>${params === '' ? '' : ` ${params}`}`)
+  }
+
+  /** `RCPT TO:<to>`, with `params` (`'NOTIFY=NEVER'`) when given; returns the reply. */
+  async rcpt(to: string, params = ''): Promise<string> {
+    return this.command(`RCPT TO:<${to}>${params === '' ? '' : ` ${params}`}`)
+  }
+
+  /**
+   * DATA, then `body` (lines ending in CRLF) dot-stuffed and ended with CRLF.CRLF, a CRLF added
+   * when the body does not end with one. Returns the replies to the message: one, or one per
+   * recipient under LMTP; when DATA itself is refused, that reply alone.
+   *
+   * @example
+   * await client.ehlo()
+   * await client.mail('a@b.test')
+   * await client.rcpt('c@mx.test')
+   * await client.data('Subject: hi\r\n\r\n.leading dot\r\n')   // → ['250 2.0.0 Message accepted']
+   */
+  async data(body: string | Buffer): Promise<string[]> {
+    const start = await this.command('DATA')
+    if (!start.startsWith('354')) return [start]
+    this.write(dataBody(body))
+    return this.settle()
+  }
+
+  /**
+   * Records the protocol's events from now on as short strings (see {@link recordEvents}), by
+   * default {@link RECORDED_EVENTS}. Returns the live log: `['sender', 'recipient', 'data',
+   * 'message', 'transaction:delivered']`.
+   */
+  recordEvents(events: ReadonlyArray<keyof SmtpEvents> = RECORDED_EVENTS): string[] {
+    return recordEvents(this.protocol, events)
   }
 
   private take(text: string): void {

@@ -1,120 +1,156 @@
-// The SMTP state machine behind SmtpProtocol: input modes, the pending-verdict gate, the ordered
-// reply queue, flow control in both directions, and the session's end. The only stateful core
-// file; command rules live in commands/, byte framing in line-reader.ts and dot-decoder.ts.
+// The input loop behind SmtpProtocol: one input mode, the ordered reply queue, flow control in both
+// directions, and the session's end. Command rules live in commands/, session facts in session.ts,
+// asking listeners in decisions.ts, byte framing in line-reader.ts and dot-decoder.ts.
 //
-//   open() ─connect decision─► command lines ◄──────────────────────────────────┐
-//                               │ DATA accepted ─► body reader ──CRLF.CRLF──────┤
-//                               │ BDAT n ────────► chunk reader ──n octets──────┤
-//                               │ AUTH ──────────► SASL reader ──done───────────┤
-//                               │ STARTTLS ──────► upgrading ──secure───────────┘
-//                               └ QUIT / 421 / peer gone / error ─► closed
-//   In any mode, a listener that returns a Promise sets `waiting`: input is kept, the transport is
-//   paused, and the loop restarts from the next unread byte once every listener has settled.
+//   open() ─connect decision─► 'command' ◄─────────────────────────────────────────┐
+//                               │ DATA accepted ─► 'reader' (body) ──CRLF.CRLF──────┤
+//                               │ BDAT n ────────► 'reader' (chunk) ──n octets──────┤
+//                               │ AUTH ──────────► 'reader' (SASL) ──done───────────┤
+//                               │ STARTTLS ──────► 'upgrading' ──secure─────────────┘
+//                               └ QUIT / 421 / peer gone / error ─► 'closed'
+//   From 'command' or 'reader', a listener that returns a Promise switches to 'awaiting-decision':
+//   input is kept, the transport is paused, and the loop restarts from the next unread byte (in
+//   the mode the reader implies) once every listener has settled.
 
-import { isUtf8 } from 'node:buffer'
-import { AUTH_LINE_LIMIT, commandLineLimit, offeredMechanisms, type CapabilityFacts } from './capabilities.js'
-import { isUnanswered } from './commands/data.js'
-import { handleCommand } from './commands/index.js'
-import { isTrustedProxy, XCLIENT_ATTRIBUTES, XFORWARD_ATTRIBUTES } from './commands/xclient.js'
+import { commandLineLimit, offeredMechanisms } from './capabilities.js'
+import { framingLimit, refusalOf } from './command-line.js'
+import { greet, handleCommand, hasAuthListener } from './commands/index.js'
 import {
   commandChannel,
-  connectionCloseChannel,
   connectionOpenChannel,
-  decisionChannel,
+  publishClose,
   publishMessage,
-  replyChannel,
+  publishStartTlsHandshake,
+  ReplyObserver,
   tlsHandshakeChannel,
 } from './diagnostics.js'
+import { Decisions } from './decisions.js'
 import { SmtpwireError } from './errors.js'
-import {
-  combine,
-  unexpectedErrors,
-  type CloseReason,
-  type DecisionEvents,
-  type Listeners,
-  type NoticeEvents,
-  type Settled,
-  type SmtpEvents,
-  type TransactionEndReason,
-} from './events.js'
-import type { Release } from './gate.js'
+import type { CloseReason, DecisionEvents, Listeners, NoticeEvents, Settled, TransactionEndReason } from './events.js'
 import type { Host, InputReader } from './host.js'
 import { LineReader } from './line-reader.js'
 import { redactCommand, sessionLogger, type Logger } from './logger.js'
-import type { ResolvedOptions, SaslMechanismName } from './options.js'
-import { isFault, parseCommand, type Command, type Fault } from './parser.js'
+import type { ResolvedOptions } from './options.js'
+import { parseCommand } from './parser.js'
+import { ReplyQueue } from './reply-queue.js'
 import { formatReply, REPLIES, type Reply } from './replies.js'
-import { newSession, type SessionFacts, type SessionState, type TlsInfo, type TransactionState } from './session.js'
+import { greetedExtended, Session, type SessionFacts, type TransactionState } from './session.js'
 import { SessionTimers, type Expiry } from './timeouts.js'
 import type { SmtpTransport } from './transport.js'
 
 const EMPTY = Buffer.alloc(0)
-// Replies are written in one batch per read; a batch this large is written at once, so a client
-// that floods commands without reading replies meets the transport's backpressure early.
-const FLUSH_AT = 16 * 1024
 // Errors that only mean the peer went away; they are not worth an `error` event.
 const PEER_GONE = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ERR_STREAM_PREMATURE_CLOSE'])
 
+/**
+ * What the loop does with input: read command lines, hand it to a reader (DATA, BDAT, AUTH), keep
+ * it while listeners decide or TLS comes up, or nothing more.
+ */
+export type InputMode = 'command' | 'reader' | 'awaiting-decision' | 'upgrading' | 'closed'
+
 export class Engine implements Host {
-  readonly session: SessionState
-  transaction: TransactionState | null = null
-  refused = false
-  closed = false
+  readonly session: Session
+  private mode: InputMode = 'command'
   private transport: SmtpTransport | null = null
   private input: Buffer = EMPTY
   private pos = 0
+  /** The reader of the current non-command input; kept while a decision it started is pending. */
   private reader: InputReader | null = null
   private readonly lines: LineReader
-  private waiting = false
+  private readonly decisions: Decisions
+  private readonly idleWaiters: Array<() => void> = []
+  /**
+   * What input is held for (a decision or the TLS handshake), apart from the mode: the session may
+   * close meanwhile, and `isWaiting`/`whenIdle()` still follow the listener or the handshake.
+   */
+  private awaited: 'awaiting-decision' | 'upgrading' | null = null
   private outputBlocked = false
   private inputPaused = false
   private peerEnded = false
   private pumping = false
   private shuttingDown = false
-  private readonly pendingWork = new Set<Promise<unknown>>()
-  /** The processing slot the pending decision holds: given back when the session closes, whatever the listener does. */
-  private heldSlot: Release | null = null
-  /** `listenerTimeout` for the pending decision. */
-  private decisionTimer: ReturnType<typeof setTimeout> | null = null
-  private closeNotified = false
-  private out: Buffer[] = []
-  private outLength = 0
-  /** Whole command lines (and input-mode changes) so far: what restarts the command timer. */
-  private progress = 0
-  private progressAtTimer = -1
+  private readonly replies = new ReplyQueue()
   private readonly timers: SessionTimers
-  /** The command awaiting its reply, while `smtpwire:command` has subscribers (else null: no clock is read). */
-  private commandVerb: string | null = null
-  private commandStart = 0
-  log: Logger
+  private readonly observer: ReplyObserver
+  readonly log: Logger
 
   constructor(
     readonly options: ResolvedOptions,
-    private readonly listeners: Listeners,
+    listeners: Listeners,
   ) {
-    this.session = newSession()
+    this.session = new Session((reason, transaction) => this.transactionEnded(reason, transaction))
     this.lines = new LineReader(options.lineEndings)
     this.timers = new SessionTimers(options, (what) => this.timedOut(what))
-    this.log = sessionLogger(options.logger, this.session.id)
+    this.log = sessionLogger(options.logger, this.session.info.id)
+    this.observer = new ReplyObserver(this.session.info)
+    this.decisions = new Decisions(options, listeners, {
+      session: this.session.info,
+      log: this.log,
+      isClosed: () => this.mode === 'closed',
+      hold: () => this.hold('awaiting-decision'),
+      release: () => this.release(),
+      resume: (then) => this.resume(then),
+      internalError: (error) => this.internalError(error),
+    })
+  }
+
+  /** True once the session has ended. */
+  get closed(): boolean {
+    return this.mode === 'closed'
+  }
+
+  /** True while input is held: a decision is pending, or TLS is coming up. */
+  private get holding(): boolean {
+    return this.mode === 'awaiting-decision' || this.mode === 'upgrading'
+  }
+
+  /** Stops reading input until `resume()`. */
+  private hold(mode: 'awaiting-decision' | 'upgrading'): void {
+    this.awaited = mode
+    // A listener may have closed the session before returning its Promise: closed stays closed.
+    if (this.mode === 'closed') return
+    this.mode = mode
+    this.updateFlow()
+  }
+
+  /** The decision or handshake that held input is over (the mode is restored by resume()). */
+  private release(): void {
+    this.awaited = null
+    if (this.idleWaiters.length > 0) for (const wake of this.idleWaiters.splice(0)) wake()
+  }
+
+  /** Resolves once no verdict is pending and TLS is not coming up: at once when neither. */
+  whenIdle(): Promise<void> {
+    if (!this.isWaiting) return Promise.resolve()
+    return new Promise((resolve) => void this.idleWaiters.push(resolve))
+  }
+
+  /** Input flows again, in the mode the reader implies; runs `then` first, then the loop. */
+  private resume(then: () => void): void {
+    if (this.mode === 'closed') return
+    this.mode = this.reader ? 'reader' : 'command'
+    this.guarded(then)
+    this.pump()
   }
 
   /** Enhanced status codes go on replies once EHLO/LHLO was accepted (RFC 2034 §3). */
   private get usesEnhancedCodes(): boolean {
-    return this.options.enhancedStatusCodes && (this.session.heloVerb === 'EHLO' || this.session.heloVerb === 'LHLO')
+    return this.options.enhancedStatusCodes && greetedExtended(this.session.info)
   }
 
   /** True when some SASL mechanism is on offer now. */
   private authOffered(): boolean {
-    return this.authMechanisms(this.session.tls !== null).length > 0
+    return offeredMechanisms(this.options, this.session.info.tls !== null, hasAuthListener(this)).length > 0
   }
 
-  authMechanisms(secure: boolean): readonly SaslMechanismName[] {
-    return offeredMechanisms(this.options, secure, this.hasListeners('plainAuth') || this.hasListeners('auth'))
+  /** The transport can be upgraded to TLS. */
+  get canUpgrade(): boolean {
+    return this.transport?.upgrade !== undefined
   }
 
-  /** True when a verdict is pending. */
+  /** True when a verdict is pending (or TLS is coming up). */
   get isWaiting(): boolean {
-    return this.waiting
+    return this.awaited !== null
   }
 
   /** Octets of client input held: unread input, a partial line, message data not yet delivered. */
@@ -127,37 +163,20 @@ export class Engine implements Host {
   open(transport: SmtpTransport, facts: SessionFacts = {}): void {
     if (this.transport || this.closed) throw new SmtpwireError('SMTPWIRE_ERR_ALREADY_STARTED', 'the protocol was already opened')
     this.transport = transport
-    Object.assign(this.session, newSession(facts), { id: this.session.id })
-    const { remoteAddress, remotePort, tls } = this.session
+    this.session.opened(facts)
+    const { remoteAddress, remotePort, tls } = this.session.info
     // Published before the first log line, so a subscriber can tie that line to its client.
-    if (connectionOpenChannel.hasSubscribers) connectionOpenChannel.publish({ session: this.session })
+    if (connectionOpenChannel.hasSubscribers) connectionOpenChannel.publish({ session: this.session.info })
     this.log.info(`connection from ${remoteAddress || 'unknown'}:${remotePort}${tls ? ` (${tls.protocol})` : ''}`)
     this.timers.start()
-    this.greet()
+    greet(this)
     this.pump()
-  }
-
-  /** Sends the greeting, or asks `connect` listeners first (again after XCLIENT). */
-  greet(): void {
-    const greeting: Reply = { code: 220, enhanced: null, text: `${this.options.domain} ${this.options.greeting}` }
-    this.refused = false
-    this.decide('connect', { session: this.session }, (settled) => {
-      const outcome = combine(settled)
-      if (outcome.kind === 'accept') {
-        this.send(outcome.reply ?? greeting)
-      } else {
-        // RFC 5321 §3.1: after a 554 greeting, answer 503 to everything but QUIT. A greeting can
-        // only be 220, 421 or 554, so a listener that blew up gets 421.
-        this.refused = true
-        this.send(outcome.kind === 'fail' ? REPLIES.localErrorClosing : (outcome.reply ?? REPLIES.connectionRejected))
-      }
-    })
   }
 
   /** Takes bytes from the client; false asks the caller to pause until `resume()` is called. */
   feed(chunk: Buffer): boolean {
     if (this.closed) return false
-    this.session.counters.bytesIn += chunk.length
+    this.session.bytesRead(chunk.length)
     if (this.pos >= this.input.length) {
       this.input = chunk
     } else {
@@ -175,7 +194,7 @@ export class Engine implements Host {
     // The client left while a listener decides and sent nothing after that command (no QUIT to
     // answer): nobody is waiting for the reply, so the session ends now rather than whenever (or
     // if ever) the listener settles.
-    if (this.waiting && this.pos >= this.input.length) return this.close('peer')
+    if (this.holding && this.pos >= this.input.length) return this.close('peer')
     this.pump()
   }
 
@@ -186,8 +205,8 @@ export class Engine implements Host {
     const code = (error as { code?: unknown } | undefined)?.code
     const failed = error !== undefined && !(typeof code === 'string' && PEER_GONE.has(code))
     if (failed) {
-      this.log.warn(`connection from ${this.session.remoteAddress || 'unknown'} failed: ${error.message}`)
-      this.notice('error', { session: this.session, error, event: null })
+      this.log.warn(`connection from ${this.session.info.remoteAddress || 'unknown'} failed: ${error.message}`)
+      this.notice('error', { session: this.session.info, error, event: null })
     }
     this.close(failed ? 'error' : 'peer')
   }
@@ -210,167 +229,63 @@ export class Engine implements Host {
 
   /** No command in flight, no verdict pending, no message data being read. */
   private get isIdle(): boolean {
-    return !this.waiting && this.reader === null && this.transaction?.via !== 'BDAT' && this.pos >= this.input.length
+    return this.mode === 'command' && this.session.transaction?.via !== 'BDAT' && this.pos >= this.input.length
   }
 
   send(reply: Reply): void {
-    if (this.commandVerb !== null || replyChannel.hasSubscribers) this.observeReply(reply)
+    if (this.observer.watching) this.observer.replied(reply)
     const bytes = formatReply(reply, this.usesEnhancedCodes)
     if (this.options.trace) this.trace('S', bytes.toString('utf8').trimEnd())
-    this.out.push(bytes)
-    this.outLength += bytes.length
+    const full = this.replies.push(bytes)
     // A 421 ends the session (RFC 5321 §3.8), whoever chose it.
     if (reply.code === 421) this.close('protocol')
-    else if (this.outLength >= FLUSH_AT) this.flush()
+    else if (full) this.flush()
   }
 
   sendError(reply: Reply): void {
-    const counters = this.session.counters
-    counters.errors++
+    const errors = this.session.errorCounted()
     const limit = this.options.maxErrors
-    if (limit > 0 && counters.errors >= limit) this.send(REPLIES.tooManyErrors)
+    if (limit > 0 && errors >= limit) this.send(REPLIES.tooManyErrors)
     else this.send(reply)
   }
 
   decide<K extends keyof DecisionEvents>(event: K, payload: DecisionEvents[K], then: (settled: readonly Settled[]) => void): void {
-    // A closed session asks nobody anything (a listener may have closed it mid-command).
-    if (this.closed) return
-    const gate = this.options.gate
-    if (!gate || this.listeners.count(event) === 0) return this.dispatchDecision(event, payload, then, null)
-    const slot = gate.tryAcquire()
-    if (slot) return this.dispatchDecision(event, payload, then, slot)
-    // maxProcessing: wait in line for a slot; no input is read meanwhile.
-    this.waiting = true
-    this.updateFlow()
-    void gate.acquire().then((release) => {
-      this.waiting = false
-      if (this.closed) return release()
-      this.guarded(() => this.dispatchDecision(event, payload, then, release))
-      this.pump()
-    })
-  }
-
-  private dispatchDecision<K extends keyof DecisionEvents>(
-    event: K,
-    payload: DecisionEvents[K],
-    then: (settled: readonly Settled[]) => void,
-    release: (() => void) | null,
-  ): void {
-    const start = decisionChannel.hasSubscribers && this.listeners.count(event) > 0 ? performance.now() : -1
-    const result = this.listeners.dispatch(event, payload as SmtpEvents[K])
-    if (Array.isArray(result)) {
-      release?.()
-      if (start >= 0) this.observeDecision(event, start, result, false)
-      this.reportErrors(event, result)
-      // A listener may have closed the session; the command then goes no further.
-      if (!this.closed) then(result)
-      return
-    }
-    this.waiting = true
-    this.heldSlot = release
-    this.updateFlow()
-    let answered = false
-    const answer = (settled: readonly Settled[]): void => {
-      answered = true
-      this.stopDecisionTimer()
-      release?.()
-      this.waiting = false
-      if (start >= 0) this.observeDecision(event, start, settled, true)
-      // Errors are reported even when the session ended meanwhile: a failure is never lost.
-      this.reportErrors(event, settled)
-      if (this.closed) return
-      this.guarded(() => then(settled))
-      this.pump()
-    }
-    const work = this.track(result)
-    work.then(
-      (settled) => {
-        if (!answered) return answer(settled)
-        this.reportErrors(event, settled) // a late result after listenerTimeout: only its errors count
-      },
-      (error: unknown) => {
-        release?.()
-        this.internalError(error)
-      },
-    )
-    const limit = this.options.listenerTimeout
-    if (limit > 0 && limit !== Infinity) {
-      this.decisionTimer = setTimeout(() => {
-        // Given up on: `settled()` and a server's close() no longer wait for it either.
-        this.pendingWork.delete(work)
-        const error = new SmtpwireError('SMTPWIRE_ERR_LISTENER_TIMEOUT', `${event} listener did not settle within ${limit} ms`)
-        answer([{ ok: false, error }])
-      }, limit)
-      this.decisionTimer.unref?.()
-    }
-  }
-
-  private stopDecisionTimer(): void {
-    if (this.decisionTimer) clearTimeout(this.decisionTimer)
-    this.decisionTimer = null
-    this.heldSlot = null
+    this.decisions.decide(event, payload, then)
   }
 
   notice<K extends keyof NoticeEvents>(event: K, payload: NoticeEvents[K]): void {
-    // After `close`, only `error` may still be told (a listener that fails late).
-    if (this.closeNotified && event !== 'error') return
-    const result = this.listeners.dispatch(event, payload as SmtpEvents[K])
-    if (Array.isArray(result)) return this.reportErrors(event, result)
-    this.track(result.then((settled) => this.reportErrors(event, settled)))
-  }
-
-  /** Keeps listener work until it settles, so `settled()` can wait for it. */
-  private track<T>(work: Promise<T>): Promise<T> {
-    this.pendingWork.add(work)
-    const forget = (): void => void this.pendingWork.delete(work)
-    work.then(forget, forget)
-    return work
+    this.decisions.notice(event, payload)
   }
 
   /** Resolves once every Promise returned by listeners so far has settled. */
-  async settled(): Promise<void> {
-    // Called from a listener, the dispatch it is part of registers its Promise just after: wait a tick.
-    await null
-    while (this.pendingWork.size > 0) await Promise.allSettled(this.pendingWork)
+  settled(): Promise<void> {
+    return this.decisions.settled()
   }
 
   hasListeners(event: keyof DecisionEvents | keyof NoticeEvents): boolean {
-    return this.listeners.count(event) > 0
+    return this.decisions.has(event)
   }
 
   setReader(reader: InputReader | null): void {
-    if (this.closed) return
+    if (this.mode === 'closed') return
     this.reader = reader
-    this.progress++
+    // A decision or upgrade under way restores the mode from the reader when it ends.
+    if (this.mode === 'command' || this.mode === 'reader') this.mode = reader ? 'reader' : 'command'
+    this.timers.progressed()
   }
 
   trace(direction: 'C' | 'S', text: string): void {
     if (this.options.trace) for (const line of text.split('\r\n')) this.log.debug(`${direction}: ${line}`)
   }
 
-  endTransaction(reason: TransactionEndReason): void {
+  /** Reports the end of a transaction (the session's `endTransaction` is the one way to end one). */
+  private transactionEnded(reason: TransactionEndReason, transaction: TransactionState | null): void {
     // Once closed, the transaction was already ended (as 'closed') by close() itself.
     if (this.closed && reason !== 'closed') return
-    const transaction = this.transaction
-    this.transaction = null
-    // Postfix XFORWARD attributes describe one transaction.
-    this.session.forwarded = null
-    if (transaction && reason !== 'delivered') transaction.abort(reason)
-    this.notice('transaction', { session: this.session, reason, transaction })
+    this.notice('transaction', { session: this.session.info, reason, transaction })
   }
 
-  capabilities(): CapabilityFacts {
-    const secure = this.session.tls !== null
-    const trusted = isTrustedProxy(this)
-    return {
-      canStartTls: this.options.tlsPolicy !== 'forbidden' && !secure && this.transport?.upgrade !== undefined,
-      authMechanisms: this.authMechanisms(secure),
-      xclient: trusted ? XCLIENT_ATTRIBUTES : null,
-      xforward: trusted ? XFORWARD_ATTRIBUTES : null,
-    }
-  }
-
-  startTls(): void {
+  beginTls(): void {
     const transport = this.transport
     if (!transport?.upgrade) return
     this.send(REPLIES.readyToStartTls)
@@ -380,38 +295,30 @@ export class Engine implements Host {
     this.input = EMPTY
     this.pos = 0
     this.lines.reset()
-    this.waiting = true
-    this.updateFlow()
+    this.hold('upgrading')
     const start = tlsHandshakeChannel.hasSubscribers ? performance.now() : -1
     transport.upgrade().then(
       (tls) => {
-        this.waiting = false
-        if (start >= 0) this.observeHandshake(start, tls, null)
+        this.release()
+        if (start >= 0) publishStartTlsHandshake(this.session.info, start, tls, null)
         // A 'drain' owed by the plaintext stream never comes once the transport swapped it; the
         // handshake could only finish because the client read the 220, so output is flowing.
         this.outputBlocked = false
-        if (this.closed) return
-        const session = this.session
-        // RFC 3207 §4.2: forget everything learnt from the client before TLS, except the greeting.
-        session.heloName = null
-        session.heloVerb = null
-        session.user = null
-        session.authenticatedAt = null
-        session.tls = tls
-        session.secureAt = new Date()
+        if (this.mode === 'closed') return
+        this.mode = 'command'
         this.log.info(`TLS up: ${tls.protocol ?? '?'} ${tls.cipher ?? ''}`.trimEnd())
-        if (this.transaction) this.endTransaction('tls')
-        this.notice('secure', { session })
+        this.session.secured(tls)
+        this.notice('secure', { session: this.session.info })
         this.pump()
       },
       (error: unknown) => {
-        this.waiting = false
-        if (this.closed) return
+        this.release()
+        if (this.mode === 'closed') return
         // The connection is mid-handshake: no plaintext reply can be sent, so it just closes.
         const failure = error instanceof Error ? error : new Error(String(error))
-        if (start >= 0) this.observeHandshake(start, null, failure)
+        if (start >= 0) publishStartTlsHandshake(this.session.info, start, null, failure)
         this.log.warn(`TLS handshake failed: ${failure.message}`)
-        this.notice('tlsError', { session: this.session, error: failure })
+        this.notice('tlsError', { session: this.session.info, error: failure })
         this.close('error')
       },
     )
@@ -420,40 +327,34 @@ export class Engine implements Host {
   close(reason: CloseReason, reply?: Reply): void {
     if (this.closed) return
     if (reply) {
-      if (this.commandVerb !== null || replyChannel.hasSubscribers) this.observeReply(reply)
-      const bytes = formatReply(reply, this.usesEnhancedCodes)
-      this.out.push(bytes)
-      this.outLength += bytes.length
+      if (this.observer.watching) this.observer.replied(reply)
+      this.replies.push(formatReply(reply, this.usesEnhancedCodes))
     }
     this.flush()
-    this.closed = true
+    this.mode = 'closed'
     this.timers.stop()
     // A listener that never settles must not keep its processing slot once nobody waits for the answer.
-    const slot = this.heldSlot
-    this.stopDecisionTimer()
-    slot?.()
+    this.decisions.abandon()
     this.reader = null
     this.input = EMPTY
     this.pos = 0
     this.lines.reset()
-    const transaction = this.transaction
+    const transaction = this.session.transaction
     // A message whose data had started but was never answered is a failed one.
-    if (transaction && isUnanswered(transaction)) publishMessage(this.session, transaction, 'failed', null)
-    if (transaction) this.endTransaction('closed')
+    if (transaction?.body && !transaction.body.answered) publishMessage(this.session.info, transaction, 'failed', null)
+    if (transaction) this.session.endTransaction('closed')
     // A paused stream never reads the peer's end, so it would not finish closing.
     if (this.inputPaused) this.transport?.resume?.()
     this.transport?.end()
     this.transport = null
-    const { commands, messages, bytesIn, bytesOut } = this.session.counters
+    const session = this.session.info
+    const { commands, messages, bytesIn, bytesOut } = session.counters
     const summary = `${commands} commands, ${messages} messages, ${bytesIn} octets in, ${bytesOut} out`
-    const client = this.session.remoteAddress || 'unknown'
+    const client = session.remoteAddress || 'unknown'
     this.log.info(`closed ${client} (${reason}${transaction ? ', transaction aborted' : ''}): ${summary}`)
-    if (connectionCloseChannel.hasSubscribers) {
-      const duration = Date.now() - this.session.connectedAt.getTime()
-      connectionCloseChannel.publish({ session: this.session, reason, aborted: transaction !== null, duration })
-    }
-    this.notice('close', { session: this.session, reason, aborted: transaction !== null })
-    this.closeNotified = true
+    publishClose(session, reason, transaction !== null)
+    this.notice('close', { session, reason, aborted: transaction !== null })
+    this.decisions.closeNoticed()
   }
 
   private timedOut(what: Expiry): void {
@@ -464,12 +365,9 @@ export class Engine implements Host {
 
   /** Arms the clock for what the session now waits for: nothing (a listener decides), data, or a command. */
   private armTimers(dataArrived: boolean): void {
-    if (this.closed) return
-    if (this.waiting) return this.timers.pause()
-    const kind = this.reader?.timeout ?? 'command'
-    const progress = kind === 'data' ? dataArrived : this.progress !== this.progressAtTimer
-    this.progressAtTimer = this.progress
-    this.timers.waitFor(kind, progress)
+    if (this.mode === 'closed') return
+    if (this.holding) return this.timers.pause()
+    this.timers.armFor(this.reader?.timeout ?? 'command', dataArrived)
   }
 
   /** Runs the input loop until it needs bytes, waits for a verdict, or the output is blocked. */
@@ -483,28 +381,18 @@ export class Engine implements Host {
     }
     this.flush()
     if (this.shuttingDown && !this.closed && this.isIdle) this.close('shutdown', REPLIES.shuttingDown)
-    if (this.peerEnded && !this.closed && !this.waiting && this.pos >= this.input.length) this.close('peer')
+    if (this.peerEnded && !this.closed && !this.holding && this.pos >= this.input.length) this.close('peer')
     this.updateFlow()
     this.armTimers(dataArrived)
   }
 
   private readInput(): void {
     let stalled = 0
-    while (!this.waiting && !this.closed && !this.outputBlocked) {
-      const hasInput = this.pos < this.input.length
-      const reader = this.reader
-      if (reader) {
-        if (!hasInput && reader.needsInput) break
-        const before = this.pos
-        this.pos = reader.read(this.input, this.pos)
-        const stuck = this.pos === before && this.reader === reader && !this.waiting && !reader.needsInput
-        if (stuck && ++stalled > 1) throw new Error('input reader made no progress')
-      } else {
-        if (!hasInput) break
-        this.pos = this.readCommand(this.input, this.pos)
-      }
+    while (!this.outputBlocked && this.step()) {
       // A command may have thrown the rest of the input away (STARTTLS).
       if (this.pos > this.input.length) this.pos = this.input.length
+      // A reader that neither consumed, finished, started a decision nor asked for input is a bug.
+      if (this.stalled && ++stalled > 1) throw new Error('input reader made no progress')
     }
     if (this.pos >= this.input.length) {
       this.input = EMPTY
@@ -512,57 +400,71 @@ export class Engine implements Host {
     }
   }
 
+  /** Set by step(): the reader made no progress and does not say it needs input. */
+  private stalled = false
+
+  /** One step of the loop in the current mode; false when it must stop (no input, or input is held). */
+  private step(): boolean {
+    const mode = this.mode
+    switch (mode) {
+      case 'command':
+        if (this.pos >= this.input.length) return false
+        this.pos = this.readCommand(this.input, this.pos)
+        this.stalled = false
+        return true
+      case 'reader': {
+        const reader = this.reader as InputReader
+        if (this.pos >= this.input.length && reader.needsInput) return false
+        const before = this.pos
+        this.pos = reader.read(this.input, this.pos)
+        this.stalled = this.pos === before && this.mode === 'reader' && this.reader === reader && !reader.needsInput
+        return true
+      }
+      case 'awaiting-decision':
+      case 'upgrading':
+      case 'closed':
+        return false
+      default:
+        return unreachable(mode)
+    }
+  }
+
   private readCommand(input: Buffer, pos: number): number {
     const auth = this.authOffered()
     const limit = commandLineLimit(this.options, auth)
     // Frame at the AUTH limit when AUTH is offered; other commands are held to theirs below.
-    const end = this.lines.read(input, pos, auth ? Math.max(limit, AUTH_LINE_LIMIT) : limit)
+    const end = this.lines.read(input, pos, framingLimit(limit, auth))
     const { line, fault } = this.lines
     if (line === null && fault === null) return end
-    this.session.counters.commands++
-    this.progress++
-    // Timed only while someone listens; the verb is filled in once the line is parsed.
-    if (commandChannel.hasSubscribers) {
-      this.commandVerb = 'UNKNOWN'
-      this.commandStart = performance.now()
-    }
+    this.session.commandRead()
+    this.timers.progressed()
+    if (commandChannel.hasSubscribers) this.observer.commandRead()
     if (this.options.trace) this.trace('C', line ? redactCommand(line.toString('utf8')) : `(${fault})`)
     // Shutting down: new work is refused, but a BDAT transaction under way may finish.
-    if (this.shuttingDown && this.transaction?.via !== 'BDAT') {
+    if (this.shuttingDown && this.session.transaction?.via !== 'BDAT') {
       this.close('shutdown', REPLIES.shuttingDown)
-    } else if (fault) {
-      this.sendError(fault === 'tooLong' ? REPLIES.lineTooLong : REPLIES.bareLineFeed)
-    } else if (line && line.length + 2 > limit && !isAuthLine(line)) {
-      this.sendError(REPLIES.lineTooLong)
-    } else if (line && !isUtf8(line)) {
-      this.sendError(REPLIES.invalidUtf8)
+      return end
+    }
+    const refusal = refusalOf(line, fault, limit)
+    if (refusal) {
+      this.sendError(refusal)
     } else if (line) {
       const parsed = parseCommand(line.toString('utf8'))
-      if (this.commandVerb !== null) this.commandVerb = knownVerb(parsed)
+      this.observer.parsed(parsed)
       handleCommand(this, parsed)
     }
     return end
   }
 
   private flush(): void {
-    if (this.out.length === 0) return
-    const transport = this.transport
-    const batch = this.out
-    const length = this.outLength
-    this.out = []
-    this.outLength = 0
-    if (!transport) return
-    this.session.counters.bytesOut += length
-    // A batch of pipelined replies goes out in one write, without joining them first when it can.
-    let ok: boolean
-    if (batch.length === 1) ok = transport.write(batch[0] as Buffer)
-    else if (transport.writev) ok = transport.writev(batch)
-    else ok = transport.write(Buffer.concat(batch, length))
-    if (!ok) this.outputBlocked = true
+    const written = this.replies.flush(this.transport)
+    if (written === 0) return
+    this.session.bytesWritten(Math.abs(written))
+    if (written < 0) this.outputBlocked = true
   }
 
   private wantsInput(): boolean {
-    return !this.closed && !this.waiting && !this.outputBlocked
+    return this.mode !== 'closed' && !this.holding && !this.outputBlocked
   }
 
   /** Pauses or resumes the transport to match whether the loop can use more input. */
@@ -574,39 +476,6 @@ export class Engine implements Host {
     } else if (!want && !this.inputPaused && !this.closed) {
       this.inputPaused = true
       this.transport?.pause?.()
-    }
-  }
-
-  /** Publishes a reply, and the end of the command it answers (AUTH's 334 challenges do not end it). */
-  private observeReply(reply: Reply): void {
-    if (replyChannel.hasSubscribers) replyChannel.publish({ session: this.session, reply })
-    const verb = this.commandVerb
-    if (verb === null || reply.code === 334) return
-    this.commandVerb = null
-    if (commandChannel.hasSubscribers) {
-      commandChannel.publish({ session: this.session, verb, code: reply.code, duration: performance.now() - this.commandStart })
-    }
-  }
-
-  private observeDecision(event: keyof DecisionEvents, start: number, settled: readonly Settled[], async: boolean): void {
-    if (!decisionChannel.hasSubscribers) return
-    const duration = performance.now() - start
-    const { kind: outcome } = combine(settled)
-    decisionChannel.publish({ session: this.session, event, listeners: settled.length, async, outcome, duration })
-  }
-
-  private observeHandshake(start: number, tls: TlsInfo | null, error: Error | null): void {
-    if (!tlsHandshakeChannel.hasSubscribers) return
-    const { remoteAddress, remotePort } = this.session
-    const duration = performance.now() - start
-    tlsHandshakeChannel.publish({ session: this.session, remoteAddress, remotePort, implicit: false, tls, error, duration })
-  }
-
-  private reportErrors(event: string, settled: readonly Settled[]): void {
-    for (const error of unexpectedErrors(settled)) {
-      this.log.error(`${event} listener failed: ${error.message}`)
-      if (event === 'error') process.emitWarning(error) // an `error` listener threw: nowhere else to go
-      else this.notice('error', { session: this.session, error, event })
     }
   }
 
@@ -622,17 +491,12 @@ export class Engine implements Host {
   private internalError(error: unknown): void {
     const cause = error instanceof Error ? error : new Error(String(error))
     const wrapped = new SmtpwireError('SMTPWIRE_ERR_INTERNAL', `internal error: ${cause.message}`, { cause })
-    this.notice('error', { session: this.session, error: wrapped, event: null })
+    this.log.error(wrapped.message)
+    this.notice('error', { session: this.session.info, error: wrapped, event: null })
     this.close('error', REPLIES.localErrorClosing)
   }
 }
 
-/** The verb as `smtpwire:command` reports it: only verbs smtpwire knows, so the set stays small. */
-function knownVerb(parsed: Command | Fault): string {
-  if (!isFault(parsed)) return parsed.verb
-  return parsed.verb === null || parsed.fault === 'unknownCommand' ? 'UNKNOWN' : parsed.verb
-}
-
-function isAuthLine(line: Buffer): boolean {
-  return line.length >= 5 && line.subarray(0, 5).toString('latin1').toUpperCase() === 'AUTH '
+function unreachable(mode: never): never {
+  throw new Error(`unknown input mode ${String(mode)}`)
 }

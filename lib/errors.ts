@@ -15,6 +15,7 @@ export type SmtpwireErrorCode =
   | 'SMTPWIRE_ERR_STREAM'
   | 'SMTPWIRE_ERR_LISTENER_TIMEOUT'
   | 'SMTPWIRE_ERR_LISTENER_RESULT'
+  | 'SMTPWIRE_ERR_NO_BODY'
 
 /** An error that is not an SMTP reply: bad options, a listener that blew up, a failed TLS handshake. */
 export class SmtpwireError extends Error {

@@ -4,9 +4,11 @@
 import type { Mailbox } from './address.js'
 import { SmtpError, SmtpReply } from './errors.js'
 import type { MailParams, RcptParams } from './params.js'
-import type { Reply } from './replies.js'
+import { REPLIES, type Reply } from './replies.js'
 import type { SaslCredentials } from './sasl/types.js'
-import type { SessionInfo, TransactionInfo } from './session.js'
+import type { SessionInfo, TransactionEndReason, TransactionInfo } from './session-info.js'
+
+export type { TransactionEndReason } from './session-info.js'
 
 /**
  * A decision listener's answer: `true` or nothing accepts; `false` rejects with the command's
@@ -71,6 +73,13 @@ export interface DataChunkEvent extends WithTransaction {
 export interface MessageEvent extends WithTransaction {
   /** The whole message when it was collected (see the `collectBody` option), else null. */
   readonly body: Buffer | null
+  /**
+   * The whole message, for listeners that know it is collected (the default when no `dataChunk`
+   * listener exists, or `collectBody: true`): `body` without the null check. Throws
+   * `SMTPWIRE_ERR_NO_BODY` when it was not collected, which answers the message `451` and reports
+   * the mistake on `error`. Needs no `this`: `({ requireBody }) => save(requireBody())` works.
+   */
+  readonly requireBody: () => Buffer
 }
 /** AUTH PLAIN or LOGIN credentials. */
 export interface PlainAuthEvent extends WithSession {
@@ -119,8 +128,6 @@ export interface QueryEvent extends WithSession {
 }
 /** RSET was received. */
 export type ResetEvent = WithSession
-/** Why transaction state was cleared. */
-export type TransactionEndReason = 'delivered' | 'rejected' | 'reset' | 'helo' | 'tls' | 'auth' | 'closed'
 /** Transaction state was cleared (EHLO, RSET, after a message, ...). */
 export interface TransactionEvent extends WithSession {
   /** What cleared it. */
@@ -218,6 +225,12 @@ export type Outcome =
   /** A listener threw something other than an SmtpError: the command's temporary failure. */
   | { readonly kind: 'fail' }
 
+/** The reply for an outcome: the listener's own reply, or the command's default for accept, reject and failure. */
+export function replyFor(outcome: Outcome, accepted: Reply, rejected: Reply, failed: Reply = REPLIES.localError): Reply {
+  if (outcome.kind === 'fail') return failed
+  return outcome.reply ?? (outcome.kind === 'accept' ? accepted : rejected)
+}
+
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function'
 }
@@ -237,7 +250,10 @@ export class Listeners {
 
   remove<K extends keyof SmtpEvents>(event: K, listener: Listener<K>): void {
     const current = this.byEvent.get(event) ?? []
-    const index = current.lastIndexOf(listener as AnyListener)
+    // A once() wrapper carries the function it wraps (as in Node's EventEmitter), so off() with
+    // that function removes it too.
+    let index = current.length - 1
+    while (index >= 0 && current[index] !== listener && (current[index] as { listener?: unknown }).listener !== listener) index--
     if (index >= 0) this.byEvent.set(event, [...current.slice(0, index), ...current.slice(index + 1)])
   }
 
@@ -277,12 +293,13 @@ export class Listeners {
   }
 }
 
+// The outcome when every listener accepted plainly: shared, so the common case allocates nothing.
+const ACCEPTED: Outcome = Object.freeze({ kind: 'accept', reply: null })
+
 /**
  * Combines listener results in listener order: the first that does not accept decides; if all
  * accept, the first positive `SmtpReply` is used. `pick` maps a value first (LMTP per-recipient).
  */
-const ACCEPTED: Outcome = Object.freeze({ kind: 'accept', reply: null })
-
 export function combine(settled: readonly Settled[], pick: (value: unknown) => unknown = (v) => v): Outcome {
   // No listener, or every listener accepted plainly: one shared answer, nothing allocated.
   if (settled.length === 0) return ACCEPTED
@@ -303,9 +320,9 @@ export function combine(settled: readonly Settled[], pick: (value: unknown) => u
   return positive ? { kind: 'accept', reply: positive } : ACCEPTED
 }
 
-/** The errors in `settled` that are not SmtpErrors, to be reported on the `error` event. */
 const NO_ERRORS: readonly Error[] = Object.freeze([])
 
+/** The errors in `settled` that are not SmtpErrors, to be reported on the `error` event. */
 export function unexpectedErrors(settled: readonly Settled[]): readonly Error[] {
   if (settled.every((result) => result.ok)) return NO_ERRORS
   const errors: Error[] = []

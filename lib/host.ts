@@ -1,12 +1,12 @@
-// The internal surface command handlers work through (implemented by SmtpProtocol), and the
-// input-reader contract for modes that are not command lines (DATA, BDAT, AUTH). Types only.
+// The seam between the engine and the command handlers: what a handler may touch (implemented by
+// the engine, faked in specs), and the input-reader contract for modes that are not command lines
+// (DATA, BDAT, AUTH). Types only.
 
-import type { CapabilityFacts } from './capabilities.js'
+import type { CloseReason, DecisionEvents, NoticeEvents, Settled } from './events.js'
 import type { Logger } from './logger.js'
-import type { CloseReason, DecisionEvents, NoticeEvents, Settled, TransactionEndReason } from './events.js'
-import type { ResolvedOptions, SaslMechanismName } from './options.js'
+import type { ResolvedOptions } from './options.js'
 import type { Reply } from './replies.js'
-import type { SessionState, TransactionState } from './session.js'
+import type { Session } from './session.js'
 import type { IdleKind } from './timeouts.js'
 
 /** Reads input in a mode other than command lines. */
@@ -24,14 +24,18 @@ export interface InputReader {
   readonly buffered?: number
 }
 
-/** What SmtpProtocol offers the command handlers. */
+/**
+ * What a command handler may touch: the resolved options, the session (its facts and the
+ * transitions that change them), the reply queue, decisions and notices, the input mode, the
+ * TLS upgrade, and the end of the session. The engine implements it; a plain object
+ * can stand in for it (spec/host.spec.ts).
+ */
 export interface Host {
   readonly options: ResolvedOptions
-  readonly session: SessionState
-  /** The open transaction, or null. */
-  transaction: TransactionState | null
-  /** True after the connect decision refused the client: only QUIT is served (RFC 5321 §3.1). */
-  readonly refused: boolean
+  /** The session's one owner: `session.info` as listeners see it, the open transaction, the transitions. */
+  readonly session: Session
+  /** True when the transport can be upgraded to TLS (STARTTLS is possible on this connection). */
+  readonly canUpgrade: boolean
   /** Queues a reply. A 421 also closes the session once it is written. */
   send(reply: Reply): void
   /** Queues the reply to a failed command, counting it toward `maxErrors` (which may close with 421). */
@@ -48,19 +52,11 @@ export interface Host {
   hasListeners(event: keyof DecisionEvents | keyof NoticeEvents): boolean
   /** Switches input to a reader, or back to command lines with null. */
   setReader(reader: InputReader | null): void
-  /** Clears the open transaction (if any) and emits `transaction`. */
-  endTransaction(reason: TransactionEndReason): void
-  /** What EHLO advertises now (STARTTLS, AUTH, XCLIENT depend on the session). */
-  capabilities(): CapabilityFacts
-  /** The SASL mechanisms on offer without TLS (`secure` false) or with it; empty when AUTH is not. */
-  authMechanisms(secure: boolean): readonly SaslMechanismName[]
   /**
    * STARTTLS: sends 220, discards input already read, and upgrades the transport; the session
-   * resumes (state reset) once TLS is up, or closes when the handshake fails.
+   * resumes (`session.secured()`) once TLS is up, or closes when the handshake fails.
    */
-  startTls(): void
-  /** Sends the greeting again, after the connect decision (XCLIENT starts the session over). */
-  greet(): void
+  beginTls(): void
   /** The session's logger (the session id is on every line). */
   readonly log: Logger
   /** Logs a line of the wire trace when `trace` is on (`C` from the client, `S` from the server). */

@@ -1,7 +1,8 @@
 // smtpwire's public entry point: the only module users import. Re-exports only.
 
 export { SmtpProtocol } from './protocol.js'
-export { SmtpServer, type ListenAddress, type ListenOptions, type SessionHandler, type SmtpServerOptions } from './server.js'
+export { SmtpServer, type ListenAddress, type ListenOptions, type SessionHandler, type SmtpServerEvents, type SmtpServerOptions } from './server.js'
+export { ProcessingGate, type Release } from './gate.js'
 export type { TlsOptions } from './tls.js'
 export type { Logger } from './logger.js'
 export type { ReverseLookup } from './reverse-dns.js'
@@ -29,7 +30,7 @@ export {
   type MessageStreamHandler,
   type MessageStreamOptions,
 } from './message-stream.js'
-export { ReplySplitter, SmtpDriver, type DriverOptions } from './driver.js'
+export { RECORDED_EVENTS, ReplySplitter, SmtpDriver, type DriverOptions } from './driver.js'
 export { SmtpError, SmtpReply, SmtpwireError, type SmtpwireErrorCode } from './errors.js'
 export { REPLIES, formatReply, type EnhancedCode, type Reply, type ReplyKey } from './replies.js'
 export {

@@ -1,5 +1,5 @@
 // SmtpOptions: what a user may set, the defaults, and resolveOptions(), which checks them once and
-// returns a frozen, complete copy. Imports only types.
+// returns a frozen, complete copy. Pure: imports only other pure files (errors, ip-range, logger).
 
 import type { LineEndingPolicy } from './dot-decoder.js'
 import { SmtpwireError } from './errors.js'
@@ -24,7 +24,12 @@ export interface SmtpOptions {
    * (RFC 5321 §4.5.3.1.4). Enabled parameter extensions add their RFC allowances (see README).
    */
   maxLineLength?: number
-  /** Longest message text line in octets including CRLF; 0 turns the check off. Default 1000. */
+  /**
+   * Longest message text line in octets including CRLF; longer lines get `550 5.6.0`. Default 0
+   * (no limit), as Postfix and Exim accept such lines; 1000 is RFC 5321 §4.5.3.1.6's limit, for a
+   * receiver that must relay to strict servers. The decoder never buffers a line, so memory is
+   * not at stake either way.
+   */
   maxTextLineLength?: number
   /** Bare CR/LF in message data and commands: `reject` (default), `normalize` or `keep`. */
   lineEndings?: LineEndingPolicy
@@ -111,7 +116,7 @@ export interface SmtpOptions {
   trustedProxies?: readonly string[]
   /**
    * A gate shared by sessions that limits how many decisions run at once (SmtpServer's `maxProcessing`).
-   * @internal SmtpServer sets it; its type is not exported.
+   * SmtpServer sets it from `maxProcessing`; sessions you run yourself can share one too.
    */
   gate?: ProcessingGate | null
 }
@@ -146,7 +151,7 @@ const DEFAULTS: Omit<ResolvedOptions, 'greeting'> = {
   maxMessageSize: DEFAULT_MAX_MESSAGE_SIZE,
   maxRecipients: 100,
   maxLineLength: 512,
-  maxTextLineLength: 1000,
+  maxTextLineLength: 0,
   lineEndings: 'reject',
   collectBody: 'auto',
   maxHeaderSize: 64 * 1024,

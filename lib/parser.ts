@@ -1,5 +1,6 @@
 // One command line (CRLF removed, decoded as UTF-8) → a Command value or a Fault naming the
-// catalogue reply. Never throws on input and never replies; protocol.ts decides what is sent.
+// catalogue reply. Never throws on input and never replies; the command handlers (commands/)
+// decide what is sent.
 
 import { parsePath, type Mailbox } from './address.js'
 import type { ReplyKey } from './replies.js'

@@ -45,12 +45,15 @@ export class SmtpProtocol {
     return this
   }
 
-  /** Adds a listener that runs once, then is removed. */
+  /** Adds a listener that runs once, then is removed; `off()` with the same function removes it before. */
   once<K extends keyof SmtpEvents>(event: K, listener: Listener<K>): this {
-    const wrapper = ((payload: SmtpEvents[K]) => {
-      this.listeners.remove(event, wrapper)
-      return listener(payload)
-    }) as Listener<K>
+    const wrapper = Object.assign(
+      (payload: SmtpEvents[K]) => {
+        this.listeners.remove(event, wrapper)
+        return listener(payload)
+      },
+      { listener },
+    ) as Listener<K>
     this.listeners.add(event, wrapper)
     return this
   }
@@ -68,12 +71,12 @@ export class SmtpProtocol {
 
   /** The session: addresses, HELO name, TLS and AUTH state, counters. Updated in place. */
   get session(): SessionInfo {
-    return this.engine.session
+    return this.engine.session.info
   }
 
   /** The open mail transaction, or null. */
   get transaction(): TransactionInfo | null {
-    return this.engine.transaction
+    return this.engine.session.transaction
   }
 
   /** True once the session has ended. */
@@ -105,16 +108,21 @@ export class SmtpProtocol {
     return this.engine.isWaiting
   }
 
+  /** Resolves once no listener's verdict is pending (at once when none is), without polling. */
+  whenIdle(): Promise<void> {
+    return this.engine.whenIdle()
+  }
+
   /**
    * Runs the session over `stream`: writes the greeting, reads commands, and ends the stream after
    * QUIT. Reading stops while `options.maxQueuedReplyOctets` reply octets wait in the stream for a
-   * client that does not read them. `facts` tells listeners where the client is (a socket's addresses, say). `startTls`,
+   * client that does not read them. `facts` tells listeners where the client is (a socket's addresses, say). `upgrade`,
    * when given, offers STARTTLS and upgrades the stream through it (`SmtpServer` passes one built
    * from its `tls` options).
    * @throws SmtpwireError `SMTPWIRE_ERR_ALREADY_STARTED` when called twice.
    */
-  attach(stream: Duplex, facts?: SessionFacts, startTls?: StreamUpgrade): this {
-    attachStream(this, stream, this.options.maxQueuedReplyOctets, facts, startTls)
+  attach(stream: Duplex, facts?: SessionFacts, upgrade?: StreamUpgrade): this {
+    attachStream(this, stream, this.options.maxQueuedReplyOctets, facts, upgrade)
     return this
   }
 

@@ -1,7 +1,7 @@
 // The RFC 5321 §4.4 Received trace header for a transaction, with the RFC 3848 "with" keyword.
 // Pure: session and transaction facts in, header text out.
 
-import type { SessionInfo, TransactionInfo } from './session.js'
+import type { SessionInfo, TransactionInfo } from './session-info.js'
 
 /** The RFC 3848 protocol keyword: SMTP, ESMTP, ESMTPS, ESMTPA, ESMTPSA, LMTP, LMTPS, LMTPA, LMTPSA. */
 export function withKeyword(session: SessionInfo): string {

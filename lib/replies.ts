@@ -66,6 +66,8 @@ export const REPLIES = Object.freeze({
   timeout: r(421, '4.4.2', 'Timeout, closing connection'),
   /** A decision listener threw something that is not an `SmtpError`. */
   localError: r(451, '4.3.0', 'Local error in processing, try again later'),
+  /** AUTH: a credentials listener failed (threw something other than an SmtpError). RFC 4954 §6. */
+  temporaryAuthFailure: r(454, '4.7.0', 'Temporary authentication failure'),
   /** A `connect` listener or the transport failed: the session closes. */
   localErrorClosing: r(421, '4.3.0', 'Local error in processing, closing connection'),
   /** RCPT TO beyond `maxRecipients`. */
@@ -140,7 +142,7 @@ export const REPLIES = Object.freeze({
   // 5xx: policy
   /** MAIL FROM before AUTH under `authPolicy: required`. */
   authRequired: r(530, '5.7.0', 'Authentication required'),
-  /** A command other than NOOP, EHLO, HELO, STARTTLS, RSET or QUIT before TLS under `tlsPolicy: required`. */
+  /** A command other than NOOP, EHLO (LHLO), STARTTLS or QUIT before TLS under `tlsPolicy: required`. */
   tlsRequired: r(530, '5.7.0', 'Must issue a STARTTLS command first'),
   /** AUTH before TLS with a mechanism that TLS would offer (RFC 4954 §6). */
   encryptionRequiredForAuth: r(538, '5.7.11', 'Encryption required for requested authentication mechanism'),
@@ -164,8 +166,10 @@ export const REPLIES = Object.freeze({
   messageTooBig: r(552, '5.3.4', 'Message size exceeds fixed maximum message size'),
   /** MAIL FROM whose `SIZE=` is over `maxMessageSize` (RFC 1870). */
   declaredSizeTooBig: r(552, '5.3.4', 'Declared message size exceeds fixed maximum message size'),
-  /** A non-ASCII address in a transaction without `SMTPUTF8` (RFC 6531). */
+  /** A non-ASCII recipient in a transaction without `SMTPUTF8` (RFC 6531 §3.5). */
   utf8NotDeclared: r(553, '5.6.7', 'Non-ASCII address needs the SMTPUTF8 parameter'),
+  /** A non-ASCII reverse-path at MAIL without the `SMTPUTF8` parameter (RFC 6531 §3.5). */
+  utf8SenderNotDeclared: r(550, '5.6.7', 'Non-ASCII address needs the SMTPUTF8 parameter'),
   /** RCPT TO:<> (the null path). */
   nullRecipient: r(553, '5.1.3', 'The null path is only valid as a sender'),
   /** Message data with a bare CR or LF, under `lineEndings: reject` (SMTP smuggling). */
@@ -237,4 +241,33 @@ export function formatReply(reply: Reply, withEnhanced: boolean): Buffer {
 /** A copy of a catalogue reply with other text: keeps the code and enhanced code. */
 export function withText(reply: Reply, text: string | readonly string[]): Reply {
   return { code: reply.code, enhanced: reply.enhanced, text }
+}
+
+// Replies whose text depends on the server's name or the exchange: built here, so every reply
+// text sent lives in this file.
+
+/** The 220 greeting: `<domain> <greeting text>` (RFC 5321 §4.2: no enhanced code before EHLO). */
+export function greetingReply(domain: string, greeting: string): Reply {
+  return { code: 220, enhanced: null, text: `${domain} ${greeting}` }
+}
+
+/** 250 to HELO (one line), or to EHLO/LHLO with its keyword lines (RFC 2034 §3: no enhanced codes). */
+export function helloReply(domain: string, clientName: string, keywords: readonly string[] | null): Reply {
+  const first = `${domain} greets ${clientName}`
+  return { code: 250, enhanced: null, text: keywords ? [first, ...keywords] : first }
+}
+
+/** 221 to QUIT, naming the server. */
+export function closingReply(domain: string): Reply {
+  return withText(REPLIES.closing, `${domain} Service closing transmission channel`)
+}
+
+/** 334: a SASL challenge (base64, possibly empty) during AUTH (RFC 4954 §4). */
+export function challengeReply(challenge: string): Reply {
+  return { code: 334, enhanced: null, text: challenge }
+}
+
+/** 250 to a BDAT chunk that is not the last, counting its octets (RFC 3030 §2). */
+export function chunkReceivedReply(octets: number): Reply {
+  return withText(REPLIES.chunkReceived, `${octets} octets received`)
 }

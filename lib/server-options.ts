@@ -4,6 +4,7 @@ import type { Duplex } from 'node:stream'
 import type { SmtpOptions } from './options.js'
 import type { SmtpProtocol } from './protocol.js'
 import type { ReverseLookup } from './reverse-dns.js'
+import type { SessionFacts } from './session.js'
 import type { TlsOptions } from './tls.js'
 
 /** Options of an SmtpServer: every SmtpProtocol option, applied to each session, and the server's own. */
@@ -55,6 +56,23 @@ export interface ListenOptions {
 
 /** Called for each new session before its greeting: register listeners on `smtp` here. */
 export type SessionHandler = (smtp: SmtpProtocol, socket: Duplex) => void
+
+/**
+ * The events an SmtpServer emits (`server.on('connectionError', (error, facts) => …)`). Session
+ * events are on each session's SmtpProtocol, given to the SessionHandler.
+ */
+export interface SmtpServerEvents {
+  /**
+   * A listening socket failed after `listen()` resolved. Without a listener it becomes a
+   * `process.emitWarning`, never an uncaught exception.
+   */
+  error: [error: Error]
+  /**
+   * A connection failed before its session began (a bad PROXY header, a failed implicit-TLS
+   * handshake) and was closed; `facts` holds what was known of the client.
+   */
+  connectionError: [error: Error, facts: SessionFacts]
+}
 
 /** Where a listener is bound. */
 export interface ListenAddress {

@@ -15,11 +15,11 @@ import { SmtpProtocol } from './protocol.js'
 import { readProxyHeader } from './proxy.js'
 import { formatReply, REPLIES, type Reply } from './replies.js'
 import { reverseLookup, type ReverseLookup } from './reverse-dns.js'
-import type { ListenAddress, ListenOptions, SessionHandler, SmtpServerOptions } from './server-options.js'
+import type { ListenAddress, ListenOptions, SessionHandler, SmtpServerEvents, SmtpServerOptions } from './server-options.js'
 import type { SessionFacts } from './session.js'
 import { implicitHandshake, STREAM_BUFFER_OCTETS, tlsUpgrade } from './tls.js'
 
-export type { ListenAddress, ListenOptions, SessionHandler, SmtpServerOptions } from './server-options.js'
+export type { ListenAddress, ListenOptions, SessionHandler, SmtpServerEvents, SmtpServerOptions } from './server-options.js'
 
 /**
  * An SMTP server on `net.Server`, shaped like `http.createServer`.
@@ -30,7 +30,7 @@ export type { ListenAddress, ListenOptions, SessionHandler, SmtpServerOptions } 
  * })
  * const { port } = await server.listen(2525, '127.0.0.1')
  */
-export class SmtpServer extends EventEmitter {
+export class SmtpServer extends EventEmitter<SmtpServerEvents> {
   private readonly netServers: net.Server[] = []
   /** Open sessions and the socket under each. */
   private readonly sessions = new Map<SmtpProtocol, net.Socket>()
@@ -42,7 +42,7 @@ export class SmtpServer extends EventEmitter {
   private closing: Promise<void> | null = null
   private readonly options: SmtpOptions
   private readonly server: Omit<SmtpServerOptions, keyof SmtpOptions>
-  private readonly startTls: StreamUpgrade | undefined
+  private readonly starttlsUpgrade: StreamUpgrade | undefined
   private readonly implicitTls: StreamUpgrade | undefined
   private readonly lookup: ReverseLookup | null
   private readonly log: Logger
@@ -63,7 +63,7 @@ export class SmtpServer extends EventEmitter {
     this.limits = new ConnectionLimits(maxConnections, maxConnectionsPerAddress)
     this.options = { ...protocol, gate: maxProcessing > 0 ? new ProcessingGate(maxProcessing) : null }
     resolveOptions(this.options) // fail now, not at the first connection
-    this.startTls = tls ? tlsUpgrade(tls, false) : undefined
+    this.starttlsUpgrade = tls ? tlsUpgrade(tls, false) : undefined
     this.implicitTls = tls ? tlsUpgrade(tls, true) : undefined
     this.lookup = reverseDns === true ? reverseLookup(5_000) : reverseDns || null
     this.log = protocol.logger ?? SILENT
@@ -159,8 +159,9 @@ export class SmtpServer extends EventEmitter {
 
   /** An 'error' event with no listener would throw; a server must not die of it. */
   private reportError(error: unknown): void {
-    if (this.listenerCount('error') > 0) this.emit('error', error)
-    else process.emitWarning(error instanceof Error ? error : new Error(String(error)))
+    const failure = error instanceof Error ? error : new Error(String(error))
+    if (this.listenerCount('error') > 0) this.emit('error', failure)
+    else process.emitWarning(failure)
   }
 
   private async accept(socket: net.Socket, listener: ListenOptions, options: SmtpOptions): Promise<void> {
@@ -213,7 +214,7 @@ export class SmtpServer extends EventEmitter {
     } catch (error) {
       // A bad PROXY header or a failed TLS handshake: there is no session to tell, so just close.
       this.log.warn(`connection from ${facts.remoteAddress} dropped: ${(error as Error).message}`)
-      if (this.listenerCount('connectionError') > 0) this.emit('connectionError', error, facts)
+      if (this.listenerCount('connectionError') > 0) this.emit('connectionError', error instanceof Error ? error : new Error(String(error)), facts)
       socket.destroy()
     }
   }
@@ -263,6 +264,6 @@ export class SmtpServer extends EventEmitter {
       socket.destroy()
       return
     }
-    smtp.attach(stream, facts, facts.tls ? undefined : this.startTls)
+    smtp.attach(stream, facts, facts.tls ? undefined : this.starttlsUpgrade)
   }
 }

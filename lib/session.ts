@@ -1,143 +1,48 @@
-// The facts of one session and one mail transaction, as listeners see them (read-only views),
-// with the mutable records the protocol keeps behind them. Data, and a transaction's AbortSignal.
+// The one owner of session and transaction state: every write to a session or transaction record
+// is a named transition in this file (greeted, secured, authenticated, proxied, transaction
+// begun/ended). The engine calls them; commands reach them through the Host. The record types
+// themselves are in session-info.ts.
 
 import { randomBytes } from 'node:crypto'
 import type { Mailbox } from './address.js'
-import type { MailParams, RcptParams } from './params.js'
+import type { MessageBody } from './message-body.js'
+import type { MailParams } from './params.js'
+import type {
+  RecipientInfo,
+  SessionFacts,
+  SessionInfo,
+  SessionState,
+  TlsInfo,
+  TransactionEndReason,
+  TransactionInfo,
+} from './session-info.js'
 
-/** The TLS state of a secure session. */
-export interface TlsInfo {
-  /** Negotiated protocol, e.g. `TLSv1.3`. */
-  readonly protocol: string | null
-  /** Negotiated cipher name, e.g. `TLS_AES_256_GCM_SHA384`. */
-  readonly cipher: string | null
-  /** SNI name the client asked for, if any. */
-  readonly servername: string | null
-  /** True when TLS began before the greeting (SMTPS), false after STARTTLS. */
-  readonly implicit: boolean
-}
-
-/** What the transport knows about a connection when it hands it to the protocol. */
-export interface SessionFacts {
-  /** The client's IP address. */
-  remoteAddress?: string
-  /** The client's port. */
-  remotePort?: number
-  /** The address the client connected to. */
-  localAddress?: string
-  /** The port the client connected to. */
-  localPort?: number
-  /** Reverse-DNS name of the client, when the glue looked it up. */
-  clientHostname?: string | null
-  /** TLS state when the connection is already secure (implicit TLS). */
-  tls?: TlsInfo | null
-  /** When the connection was accepted; default: when the protocol opened. */
-  connectedAt?: Date
-}
-
-/** Running totals for one session. */
-export interface SessionCounters {
-  /** Commands read (including rejected ones). */
-  commands: number
-  /** Commands that were refused as unknown, out of sequence or malformed. */
-  errors: number
-  /** Mail transactions begun (MAIL accepted). */
-  transactions: number
-  /** Messages accepted with 250. */
-  messages: number
-  /** AUTH attempts whose credentials were refused. */
-  authFailures: number
-  /** Octets read from the client. */
-  bytesIn: number
-  /** Octets written to the client. */
-  bytesOut: number
-}
-
-/** One session as listeners see it. The object lives as long as the connection and is updated in place. */
-export interface SessionInfo {
-  /** Unique id for logs, e.g. `k3x9a1f2`. */
-  readonly id: string
-  /** The client's IP address (as a trusted proxy reported it, with PROXY or XCLIENT); '' when unknown. */
-  readonly remoteAddress: string
-  /** The client's port; 0 when unknown. */
-  readonly remotePort: number
-  /** The address the client connected to; '' when unknown. */
-  readonly localAddress: string
-  /** The port the client connected to; 0 when unknown. */
-  readonly localPort: number
-  /** The client's name from reverse DNS (SmtpServer's `reverseDns`) or XCLIENT, or null. */
-  readonly clientHostname: string | null
-  /** When the connection was accepted. */
-  readonly connectedAt: Date
-  /** The name the client gave in HELO/EHLO/LHLO, or null before it did. */
-  readonly heloName: string | null
-  /** Which greeting command the client used, or null before it sent one. */
-  readonly heloVerb: 'HELO' | 'EHLO' | 'LHLO' | null
-  /** TLS state, or null while the session is in plaintext. */
-  readonly tls: TlsInfo | null
-  /** When TLS came up, or null while in plaintext. */
-  readonly secureAt: Date | null
-  /** The authenticated identity (AUTH), or null. */
-  readonly user: string | null
-  /** When AUTH succeeded, or null. */
-  readonly authenticatedAt: Date | null
-  /** Postfix XFORWARD attributes for the coming transaction (from a trusted proxy), or null. */
-  readonly forwarded: Readonly<Record<string, string>> | null
-  /** Running totals: commands, errors, transactions, messages, octets. */
-  readonly counters: Readonly<SessionCounters>
-}
-
-/** An accepted recipient. */
-export interface RecipientInfo {
-  /** The forward-path as given in RCPT TO. */
-  readonly address: Mailbox
-  /** The RCPT TO parameters (DSN's NOTIFY and ORCPT). */
-  readonly params: RcptParams
-}
-
-/** One mail transaction as listeners see it. */
-export interface TransactionInfo {
-  /** `<session id>.<n>`, unique per transaction. */
-  readonly id: string
-  /** The reverse-path; null for the null sender `<>`. */
-  readonly from: Mailbox | null
-  /** The MAIL FROM parameters (SIZE, BODY, SMTPUTF8, DSN's RET and ENVID, AUTH=). */
-  readonly mailParams: MailParams
-  /** Accepted recipients in the order they were given. */
-  readonly to: readonly RecipientInfo[]
-  /** How the data came, once it started. */
-  readonly via: 'DATA' | 'BDAT' | null
-  /** Octets of message data received so far (after dot-unstuffing; trace header excluded). */
-  readonly size: number
-  /** When MAIL FROM was accepted. */
-  readonly startedAt: Date
-  /** XFORWARD attributes a trusted proxy sent for this transaction (NAME, ADDR, HELO, …), or null. */
-  readonly forwarded: Readonly<Record<string, string>> | null
-  /**
-   * Aborted when the transaction ends without its message being accepted (RSET, EHLO, STARTTLS,
-   * a refusal, the connection lost, a timeout): async work for it can stop, even work that resumes
-   * after the `transaction` event was emitted.
-   */
-  readonly signal: AbortSignal
-}
-
-/** The mutable record behind SessionInfo. */
-export type SessionState = { -readonly [K in Exclude<keyof SessionInfo, 'counters'>]: SessionInfo[K] } & {
-  counters: SessionCounters
-}
+export type {
+  RecipientInfo,
+  SessionCounters,
+  SessionFacts,
+  SessionInfo,
+  SessionState,
+  TlsInfo,
+  TransactionEndReason,
+  TransactionInfo,
+} from './session-info.js'
 
 /**
- * The mutable record behind TransactionInfo. Its AbortSignal is made only when someone asks for
- * it: most transactions end without anyone listening, and a controller per message shows up in
- * profiles of many small messages.
+ * The record behind TransactionInfo, changed only through its transitions. Its AbortSignal is made
+ * only when someone asks for it: most transactions end without anyone listening, and a controller
+ * per message shows up in profiles of many small messages.
  */
 export class TransactionState implements TransactionInfo {
-  to: RecipientInfo[] = []
-  via: 'DATA' | 'BDAT' | null = null
-  size = 0
+  // Own enumerable fields, as listeners have always seen them; only the transitions below write them.
+  readonly to: readonly RecipientInfo[] = []
+  readonly via: 'DATA' | 'BDAT' | null = null
+  readonly size: number = 0
   readonly startedAt = new Date()
   private controller: AbortController | null = null
   private endedBecause: string | null = null
+  // An ES private field: listeners see this object, and the body is not theirs to read.
+  #body: MessageBody | null = null
 
   constructor(
     readonly id: string,
@@ -154,6 +59,40 @@ export class TransactionState implements TransactionInfo {
     return this.controller.signal
   }
 
+  /** The body being read (DATA accepted or a BDAT chunk arrived), or null before. */
+  get body(): MessageBody | null {
+    return this.#body
+  }
+
+  /** RCPT TO was accepted. */
+  recipientAdded(recipient: RecipientInfo): void {
+    const to = this.to as RecipientInfo[]
+    to.push(recipient)
+  }
+
+  /** DATA or the first BDAT: the transaction's data comes this way from now on. */
+  dataStarted(via: 'DATA' | 'BDAT'): void {
+    const record: Writable<TransactionState> = this
+    record.via = via
+  }
+
+  /** The data was accepted for reading: its body lives here until the transaction ends. */
+  bodyStarted(body: MessageBody): void {
+    this.#body = body
+  }
+
+  /** Decoded message octets arrived. */
+  received(octets: number): void {
+    const record: Writable<TransactionState> = this
+    record.size += octets
+  }
+
+  /** The data passed `maxMessageSize`: the size stays at the limit, and the rest is read and dropped. */
+  overLimit(limit: number): void {
+    const record: Writable<TransactionState> = this
+    record.size = limit
+  }
+
   /** The transaction ended without its message being accepted. */
   abort(because: string): void {
     if (this.endedBecause !== null) return
@@ -162,20 +101,23 @@ export class TransactionState implements TransactionInfo {
   }
 }
 
+type Writable<T> = { -readonly [K in keyof T]: T[K] }
+
 function abortReason(because: string): Error {
   const error = new Error(`transaction ended: ${because}`)
   error.name = 'AbortError'
   return error
 }
 
+// Session ids are unique per process: a random prefix, then a sequence. The one counter kept at
+// module level; transaction ids count per session.
 const ID_PREFIX = randomBytes(3).toString('hex')
 let nextId = 0
 
 /** A new session record from the transport's facts. */
-export function newSession(facts: SessionFacts = {}): SessionState {
-  nextId = (nextId + 1) % Number.MAX_SAFE_INTEGER
+export function newSession(facts: SessionFacts = {}, id = nextSessionId()): SessionState {
   return {
-    id: `${ID_PREFIX}${nextId.toString(36)}`,
+    id,
     remoteAddress: facts.remoteAddress ?? '',
     remotePort: facts.remotePort ?? 0,
     localAddress: facts.localAddress ?? '',
@@ -191,4 +133,169 @@ export function newSession(facts: SessionFacts = {}): SessionState {
     forwarded: null,
     counters: { commands: 0, errors: 0, transactions: 0, messages: 0, authFailures: 0, bytesIn: 0, bytesOut: 0 },
   }
+}
+
+function nextSessionId(): string {
+  nextId = (nextId + 1) % Number.MAX_SAFE_INTEGER
+  return `${ID_PREFIX}${nextId.toString(36)}`
+}
+
+/** Client facts a trusted proxy passes on with XCLIENT; an undefined field is left as it is. */
+export interface ProxiedFacts {
+  readonly remoteAddress?: string | undefined
+  readonly remotePort?: number | undefined
+  readonly localAddress?: string | undefined
+  readonly localPort?: number | undefined
+  /** A string or null replaces the client's name. */
+  readonly clientHostname?: string | null | undefined
+  /** A string or null replaces the authenticated identity. */
+  readonly user?: string | null | undefined
+  /** The client's HELO name until the proxy greets again; undefined keeps the current one. */
+  readonly heloName?: string | undefined
+}
+
+/**
+ * The owner of one session's state: the record listeners see (`info`, updated in place), the open
+ * transaction, and the counters. Nothing else writes them; each change below is named for what
+ * happened on the wire. `onTransactionEnd` is told every end, so the `transaction` event cannot be
+ * forgotten on a new path.
+ */
+export class Session {
+  readonly info: SessionState
+  private current: TransactionState | null = null
+  private transactionSerial = 0
+  private refusedAtConnect = false
+
+  constructor(private readonly onTransactionEnd: (reason: TransactionEndReason, transaction: TransactionState | null) => void) {
+    this.info = newSession()
+  }
+
+  /** The open mail transaction, or null. */
+  get transaction(): TransactionState | null {
+    return this.current
+  }
+
+  /** True after the connect decision refused the client: only QUIT is served (RFC 5321 §3.1). */
+  get refused(): boolean {
+    return this.refusedAtConnect
+  }
+
+  /** The connect decision is being asked (again, after XCLIENT): the client is not refused meanwhile. */
+  connecting(): void {
+    this.refusedAtConnect = false
+  }
+
+  /** The connect decision refused the client. */
+  connectRefused(): void {
+    this.refusedAtConnect = true
+  }
+
+  /** The transport handed over the connection: its facts replace the defaults (the id stays). */
+  opened(facts: SessionFacts): void {
+    Object.assign(this.info, newSession(facts, this.info.id))
+  }
+
+  /** HELO, EHLO or LHLO was accepted. */
+  greeted(verb: 'HELO' | 'EHLO' | 'LHLO', name: string): void {
+    this.info.heloName = name
+    this.info.heloVerb = verb
+  }
+
+  /**
+   * TLS is up after STARTTLS. RFC 3207 §4.2: everything learnt from the client before TLS is
+   * forgotten (greeting name, AUTH, the transaction), except that it greeted.
+   */
+  secured(tls: TlsInfo): void {
+    const info = this.info
+    info.heloName = null
+    info.heloVerb = null
+    info.user = null
+    info.authenticatedAt = null
+    info.tls = tls
+    info.secureAt = new Date()
+    if (this.current) this.endTransaction('tls')
+  }
+
+  /** AUTH succeeded. */
+  authenticated(user: string): void {
+    this.info.user = user
+    this.info.authenticatedAt = new Date()
+  }
+
+  /** AUTH credentials were refused; returns the failures so far. */
+  authFailed(): number {
+    return ++this.info.counters.authFailures
+  }
+
+  /** XCLIENT: a trusted proxy names the real client; it must greet again, as the client would. */
+  proxied(facts: ProxiedFacts): void {
+    const info = this.info
+    if (facts.remoteAddress !== undefined) info.remoteAddress = facts.remoteAddress
+    if (facts.remotePort !== undefined) info.remotePort = facts.remotePort
+    if (facts.localAddress !== undefined) info.localAddress = facts.localAddress
+    if (facts.localPort !== undefined) info.localPort = facts.localPort
+    if (facts.clientHostname !== undefined) info.clientHostname = facts.clientHostname
+    if (facts.user !== undefined) {
+      info.user = facts.user
+      info.authenticatedAt = facts.user === null ? null : new Date()
+    }
+    info.heloVerb = null
+    info.heloName = facts.heloName ?? info.heloName
+  }
+
+  /** XFORWARD: the original client's facts for the next transaction (Postfix: they last one transaction). */
+  forwardedFor(attributes: Readonly<Record<string, string>>): void {
+    this.info.forwarded = attributes
+  }
+
+  /** MAIL FROM was accepted: a transaction begins, with any XFORWARD facts given for it. */
+  beginTransaction(from: Mailbox | null, params: MailParams): TransactionState {
+    const info = this.info
+    this.transactionSerial = (this.transactionSerial + 1) % Number.MAX_SAFE_INTEGER
+    this.current = new TransactionState(`${info.id}.${this.transactionSerial.toString(36)}`, from, params, info.forwarded)
+    info.counters.transactions++
+    return this.current
+  }
+
+  /**
+   * The transaction (if any) is over: cleared, aborted unless delivered, and reported. XFORWARD
+   * facts describe one transaction, so they go with it.
+   */
+  endTransaction(reason: TransactionEndReason): void {
+    const transaction = this.current
+    this.current = null
+    this.info.forwarded = null
+    if (transaction && reason !== 'delivered') transaction.abort(reason)
+    this.onTransactionEnd(reason, transaction)
+  }
+
+  /** A message was accepted with 250. */
+  delivered(): void {
+    this.info.counters.messages++
+  }
+
+  /** A command line was read. */
+  commandRead(): void {
+    this.info.counters.commands++
+  }
+
+  /** A command was refused; returns the errors so far. */
+  errorCounted(): number {
+    return ++this.info.counters.errors
+  }
+
+  /** Octets read from the client. */
+  bytesRead(octets: number): void {
+    this.info.counters.bytesIn += octets
+  }
+
+  /** Octets written to the client. */
+  bytesWritten(octets: number): void {
+    this.info.counters.bytesOut += octets
+  }
+}
+
+/** True once the client greeted with EHLO or LHLO: extensions and enhanced status codes apply. */
+export function greetedExtended(session: SessionInfo): boolean {
+  return session.heloVerb === 'EHLO' || session.heloVerb === 'LHLO'
 }

@@ -18,6 +18,9 @@ export class SessionTimers {
   private idle: ReturnType<typeof setTimeout> | null = null
   private idleKind: IdleKind | null = null
   private whole: ReturnType<typeof setTimeout> | null = null
+  /** Whole command lines (and input-mode changes) so far: what restarts the command timer. */
+  private progress = 0
+  private progressAtTimer = -1
 
   constructor(
     private readonly limits: Limits,
@@ -27,6 +30,18 @@ export class SessionTimers {
   /** Starts the whole-session clock. */
   start(): void {
     if (this.limits.sessionTimeout > 0 && !this.whole) this.whole = this.timer('session', this.limits.sessionTimeout)
+  }
+
+  /** The client delivered a whole command line, or the input mode changed. */
+  progressed(): void {
+    this.progress++
+  }
+
+  /** Waits for `kind` after a read: data restarts the data timer, a command line the command timer. */
+  armFor(kind: IdleKind, dataArrived: boolean): void {
+    const progress = kind === 'data' ? dataArrived : this.progress !== this.progressAtTimer
+    this.progressAtTimer = this.progress
+    this.waitFor(kind, progress)
   }
 
   /**

@@ -1,6 +1,6 @@
 // The contract between the protocol and whatever carries its bytes. Types only.
 
-import type { TlsInfo } from './session.js'
+import type { TlsInfo } from './session-info.js'
 
 /** What the protocol needs from a connection: somewhere to write, and a way to end it. */
 export interface SmtpTransport {

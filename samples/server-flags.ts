@@ -21,7 +21,7 @@ const FLAGS = {
   'max-errors': { type: 'string', default: '10', help: 'failed commands per session before 421 (0: no limit)' },
   'max-queued-reply-octets': { type: 'string', default: String(64 * 1024), help: 'reply octets queued for a client that does not read them before its input is paused' },
   'max-line-length': { type: 'string', default: '512', help: 'longest command line in octets, before extension allowances' },
-  'max-text-line-length': { type: 'string', default: '1000', help: 'longest message line in octets (0: no limit)' },
+  'max-text-line-length': { type: 'string', default: '0', help: 'longest message line in octets (0: no limit, the default; 1000: RFC 5321)' },
   'line-endings': { type: 'string', default: 'reject', help: 'bare CR/LF in message data: reject, normalize or keep' },
   lmtp: { type: 'boolean', default: false, help: 'speak LMTP (RFC 2033) instead of SMTP' },
   'no-size': { type: 'boolean', default: false, help: 'do not advertise SIZE (RFC 1870)' },

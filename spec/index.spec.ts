@@ -15,6 +15,8 @@ describe('smtpwire (the public entry point)', () => {
       'DEFAULT_CHUNK_SIZE',
       'DEFAULT_MAX_MESSAGE_SIZE',
       'DEFAULT_MAX_QUEUED_REPLY_OCTETS',
+      'ProcessingGate',
+      'RECORDED_EVENTS',
       'REPLIES',
       'ReplySplitter',
       'SmtpDriver',

@@ -1,22 +1,23 @@
 // AUTH (RFC 4954): runs a SASL exchange through `334` challenges in an input mode of its own,
 // then asks `plainAuth` and `auth` listeners about the credentials. Counts failures.
 
-import { AUTH_LINE_LIMIT } from '../capabilities.js'
+import { AUTH_LINE_LIMIT, offeredMechanisms } from '../capabilities.js'
 import { publishAuth } from '../diagnostics.js'
 import { SmtpReply, SmtpwireError } from '../errors.js'
 import { combine, type Outcome, type Settled } from '../events.js'
 import type { Host, InputReader } from '../host.js'
 import { LineReader } from '../line-reader.js'
 import type { Command } from '../parser.js'
-import { REPLIES, type Reply } from '../replies.js'
+import { challengeReply, REPLIES, type Reply } from '../replies.js'
 import { MECHANISMS, type SaslCredentials, type SaslExchange, type SaslStep } from '../sasl/index.js'
+import { greetedExtended } from '../session.js'
+import { hasAuthListener } from './guards.js'
 
 type Auth = Extract<Command, { verb: 'AUTH' }>
 
 // What XOAUTH2 servers send before the final 535 (Google's protocol): a 334 with a JSON error,
 // which the client answers with an empty line.
 const XOAUTH2_ERROR = Buffer.from(JSON.stringify({ status: '401', schemes: 'bearer' })).toString('base64')
-const TEMPORARY_FAILURE: Reply = { code: 454, enhanced: '4.7.0', text: 'Temporary authentication failure' }
 
 /** Reads the client's SASL response lines while an exchange waits for them. */
 class SaslReader implements InputReader {
@@ -46,19 +47,31 @@ class SaslReader implements InputReader {
   }
 }
 
+/**
+ * The refusal any AUTH gets in this state, before its arguments are read: RFC 4954 §4 refuses a
+ * second AUTH and one during a mail transaction whatever follows the verb, a bare `AUTH` included.
+ */
+export function authOutOfSequence(host: Host): Reply | null {
+  const session = host.session.info
+  if (host.options.authPolicy === 'forbidden') return REPLIES.authForbidden
+  if (!greetedExtended(session)) return REPLIES.needEhlo
+  if (session.user !== null) return REPLIES.alreadyAuthenticated
+  if (host.session.transaction) return REPLIES.authInTransaction
+  return null
+}
+
 /** AUTH mechanism [initial-response]. */
 export function auth(host: Host, command: Auth): void {
-  const { session, options } = host
-  if (options.authPolicy === 'forbidden') return host.sendError(REPLIES.authForbidden)
-  if (session.heloVerb !== 'EHLO' && session.heloVerb !== 'LHLO') return host.sendError(REPLIES.needEhlo)
-  // RFC 4954 §4: no second AUTH once authenticated, and none during a mail transaction.
-  if (session.user !== null) return host.sendError(REPLIES.alreadyAuthenticated)
-  if (host.transaction) return host.sendError(REPLIES.authInTransaction)
-  const underTls = host.authMechanisms(true)
+  const { options } = host
+  const session = host.session.info
+  const outOfSequence = authOutOfSequence(host)
+  if (outOfSequence) return host.sendError(outOfSequence)
+  const checkable = hasAuthListener(host)
+  const underTls = offeredMechanisms(options, true, checkable)
   // Nothing to authenticate against (no auth listener, no mechanisms): AUTH is not an extension here.
   if (underTls.length === 0) return host.sendError(REPLIES.authForbidden)
   const mechanism = MECHANISMS.get(command.mechanism)
-  if (!mechanism || !host.authMechanisms(session.tls !== null).includes(mechanism.name)) {
+  if (!mechanism || !offeredMechanisms(options, session.tls !== null, checkable).includes(mechanism.name)) {
     // RFC 4954 §6: a mechanism offered only under TLS gets 538 before it.
     const secureOnly = mechanism && !session.tls && underTls.includes(mechanism.name)
     return host.sendError(secureOnly ? REPLIES.encryptionRequiredForAuth : REPLIES.unsupportedAuthMechanism)
@@ -71,7 +84,7 @@ export function auth(host: Host, command: Auth): void {
 function step(host: Host, exchange: SaslExchange, next: SaslStep): void {
   if (next.kind === 'fail') return host.sendError(REPLIES[next.reply])
   if (next.kind === 'challenge') {
-    host.send({ code: 334, enhanced: null, text: next.challenge })
+    host.send(challengeReply(next.challenge))
     host.setReader(new SaslReader(host, (line) => step(host, exchange, exchange.respond(line))))
     return
   }
@@ -80,19 +93,18 @@ function step(host: Host, exchange: SaslExchange, next: SaslStep): void {
 
 /** Asks the listeners about credentials: `plainAuth` (PLAIN, LOGIN), then `auth`. */
 function check(host: Host, credentials: SaslCredentials): void {
-  const { session } = host
+  const session = host.session.info
   const username = credentials.username
   const finish = (outcome: Outcome): void => {
     if (outcome.kind === 'accept') {
-      session.user = username
-      session.authenticatedAt = new Date()
+      host.session.authenticated(username)
       host.log.info(`authenticated as ${username} (${credentials.mechanism})`)
       const reply = outcome.reply ?? REPLIES.authSucceeded
       publishAuth(session, credentials.mechanism, username, 'accepted', reply.code)
       host.send(reply)
     } else if (outcome.kind === 'fail') {
-      publishAuth(session, credentials.mechanism, username, 'failed', TEMPORARY_FAILURE.code)
-      host.send(TEMPORARY_FAILURE)
+      publishAuth(session, credentials.mechanism, username, 'failed', REPLIES.temporaryAuthFailure.code)
+      host.send(REPLIES.temporaryAuthFailure)
     } else {
       refuse(host, credentials, outcome.reply ?? REPLIES.authFailed)
     }
@@ -135,7 +147,7 @@ function authOutcome(host: Host, event: 'plainAuth' | 'auth', settled: readonly 
     const what = `${event} listener returned ${describe(value)}: only true (or a 2xx SmtpReply) authenticates`
     const error = new SmtpwireError('SMTPWIRE_ERR_LISTENER_RESULT', what)
     host.log.error(what)
-    host.notice('error', { session: host.session, error, event })
+    host.notice('error', { session: host.session.info, error, event })
     return { kind: 'reject', reply: null }
   }
   return outcome
@@ -151,14 +163,14 @@ function describe(value: unknown): string {
 
 /** A refusal: count it, tell `authFailure` listeners, and close after too many. */
 function refuse(host: Host, credentials: SaslCredentials, reply: Reply): void {
-  const { session, options } = host
-  session.counters.authFailures++
-  const failures = session.counters.authFailures
+  const { options } = host
+  const session = host.session.info
+  const failures = host.session.authFailed()
   host.log.warn(`AUTH ${credentials.mechanism} failed for ${credentials.username} (${failures} so far)`)
   host.notice('authFailure', { session, mechanism: credentials.mechanism, username: credentials.username, failures })
   const final = options.maxAuthFailures > 0 && failures >= options.maxAuthFailures ? REPLIES.tooManyAuthFailures : reply
   publishAuth(session, credentials.mechanism, credentials.username, 'refused', final.code)
   if (credentials.mechanism !== 'XOAUTH2') return host.send(final)
-  host.send({ code: 334, enhanced: null, text: XOAUTH2_ERROR })
+  host.send(challengeReply(XOAUTH2_ERROR))
   host.setReader(new SaslReader(host, () => host.send(final)))
 }

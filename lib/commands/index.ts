@@ -4,19 +4,22 @@
 import type { Host } from '../host.js'
 import { isFault, type Command, type Fault } from '../parser.js'
 import { REPLIES } from '../replies.js'
-import { auth } from './auth.js'
-import { bdat, data } from './data.js'
+import { auth, authOutOfSequence } from './auth.js'
+import { bdat, data, skipChunk } from './data.js'
 import { mail, rcpt } from './envelope.js'
 import { hello, noop, query, quit, rset } from './session.js'
-import { startTls } from './tls.js'
+
+export { greet } from './session.js'
+export { hasAuthListener } from './guards.js'
+import { starttls } from './tls.js'
 import { xclient, xforward } from './xclient.js'
 
-// RFC 3207 §4: under a required TLS policy, only these work before TLS.
-const BEFORE_TLS = new Set(['NOOP', 'EHLO', 'HELO', 'LHLO', 'STARTTLS', 'RSET', 'QUIT'])
+// RFC 3207 §4: under a required TLS policy, only these work before TLS (LHLO is LMTP's EHLO).
+const BEFORE_TLS = new Set(['NOOP', 'EHLO', 'LHLO', 'STARTTLS', 'QUIT'])
 
 /** Runs one parsed command line. */
 export function handleCommand(host: Host, parsed: Command | Fault): void {
-  if (host.refused && !(!isFault(parsed) && parsed.verb === 'QUIT')) {
+  if (host.session.refused && !(!isFault(parsed) && parsed.verb === 'QUIT')) {
     host.sendError(REPLIES.rejectedConnection)
     return
   }
@@ -24,10 +27,12 @@ export function handleCommand(host: Host, parsed: Command | Fault): void {
     // A BDAT whose size cannot be read leaves its chunk unframed: reading on would run the
     // chunk's bytes as commands, so the session ends here.
     if (parsed.verb === 'BDAT') host.close('protocol', REPLIES.badBdatSyntax)
-    else host.sendError(REPLIES[parsed.fault])
+    else host.sendError((parsed.verb === 'AUTH' ? authOutOfSequence(host) : null) ?? REPLIES[parsed.fault])
     return
   }
-  if (host.options.tlsPolicy === 'required' && !host.session.tls && !BEFORE_TLS.has(parsed.verb)) {
+  if (host.options.tlsPolicy === 'required' && !host.session.info.tls && !BEFORE_TLS.has(parsed.verb)) {
+    // A BDAT's chunk follows its line whatever the reply: read past it, or it would run as commands.
+    if (parsed.verb === 'BDAT') return skipChunk(host, parsed.size, REPLIES.tlsRequired)
     host.send(REPLIES.tlsRequired)
     return
   }
@@ -55,7 +60,7 @@ export function handleCommand(host: Host, parsed: Command | Fault): void {
     case 'HELP':
       return query(host, parsed)
     case 'STARTTLS':
-      return startTls(host)
+      return starttls(host)
     case 'AUTH':
       return auth(host, parsed)
     case 'XCLIENT':

@@ -1,15 +1,32 @@
-// Commands about the session rather than a transaction: HELO/EHLO/LHLO, RSET, NOOP, QUIT and
-// the queries VRFY, EXPN and HELP.
+// The session rather than a transaction: the greeting (and the connect decision behind it),
+// HELO/EHLO/LHLO, RSET, NOOP, QUIT and the queries VRFY, EXPN and HELP.
 
-import { ehloKeywords } from '../capabilities.js'
-import { combine } from '../events.js'
+import { capabilitiesOf, ehloKeywords } from '../capabilities.js'
+import { combine, replyFor } from '../events.js'
 import type { Host } from '../host.js'
 import type { Command } from '../parser.js'
-import { REPLIES, withText, type Reply } from '../replies.js'
-import { replyFor } from './answer.js'
+import { closingReply, greetingReply, helloReply, REPLIES, type Reply } from '../replies.js'
+import { hasAuthListener } from './guards.js'
 
 type Hello = Extract<Command, { verb: 'HELO' | 'EHLO' | 'LHLO' }>
 type Query = Extract<Command, { verb: 'VRFY' | 'EXPN' | 'HELP' }>
+
+/** Sends the greeting, or asks `connect` listeners first (again after XCLIENT). */
+export function greet(host: Host): void {
+  const { options } = host
+  host.session.connecting()
+  host.decide('connect', { session: host.session.info }, (settled) => {
+    const outcome = combine(settled)
+    if (outcome.kind === 'accept') {
+      host.send(outcome.reply ?? greetingReply(options.domain, options.greeting))
+    } else {
+      // RFC 5321 §3.1: after a 554 greeting, answer 503 to everything but QUIT. A greeting can
+      // only be 220, 421 or 554, so a listener that blew up gets 421.
+      host.session.connectRefused()
+      host.send(outcome.kind === 'fail' ? REPLIES.localErrorClosing : (outcome.reply ?? REPLIES.connectionRejected))
+    }
+  })
+}
 
 /** HELO, EHLO and LHLO: greet, list extensions, and clear any transaction. */
 export function hello(host: Host, command: Hello): void {
@@ -19,31 +36,30 @@ export function hello(host: Host, command: Hello): void {
     host.sendError(lmtp ? REPLIES.notLmtp : REPLIES.unknownCommand)
     return
   }
-  const { session, options } = host
+  const { options } = host
+  const session = host.session.info
   host.decide('ehlo', { session, verb: command.verb, domain: command.domain }, (settled) => {
     const outcome = combine(settled)
     if (outcome.kind !== 'accept') {
       host.send(replyFor(outcome, REPLIES.ok, REPLIES.heloRejected))
       return
     }
-    session.heloName = command.domain
-    session.heloVerb = command.verb
+    host.session.greeted(command.verb, command.domain)
     // RFC 5321 §4.1.4: EHLO/HELO part-way through a session clears the transaction, like RSET.
-    host.endTransaction('helo')
-    const first = `${options.domain} greets ${command.domain}`
+    host.session.endTransaction('helo')
     if (command.verb === 'HELO') {
-      host.send(outcome.reply ?? { code: 250, enhanced: null, text: first })
+      host.send(outcome.reply ?? helloReply(options.domain, command.domain, null))
     } else {
-      // RFC 2034 §3: the EHLO reply carries no enhanced codes.
-      host.send({ code: 250, enhanced: null, text: [first, ...ehloKeywords(options, host.capabilities())] })
+      const offered = capabilitiesOf(options, session, host.canUpgrade, hasAuthListener(host))
+      host.send(helloReply(options.domain, command.domain, ehloKeywords(options, offered)))
     }
   })
 }
 
 /** RSET: clear the transaction (RFC 5321 §4.1.1.5). */
 export function rset(host: Host): void {
-  host.notice('reset', { session: host.session })
-  host.endTransaction('reset')
+  host.notice('reset', { session: host.session.info })
+  host.session.endTransaction('reset')
   host.send(REPLIES.resetOk)
 }
 
@@ -54,7 +70,7 @@ export function noop(host: Host): void {
 
 /** QUIT: 221, then the connection ends. */
 export function quit(host: Host): void {
-  host.close('quit', withText(REPLIES.closing, `${host.options.domain} Service closing transmission channel`))
+  host.close('quit', closingReply(host.options.domain))
 }
 
 const QUERY_DEFAULTS: Record<Query['verb'], { event: 'vrfy' | 'expn' | 'help'; accepted: Reply; rejected: Reply }> = {
@@ -67,7 +83,7 @@ const QUERY_DEFAULTS: Record<Query['verb'], { event: 'vrfy' | 'expn' | 'help'; a
 /** VRFY, EXPN, HELP: the listener answers (with an SmtpReply), else the safe default. */
 export function query(host: Host, command: Query): void {
   const { event, accepted, rejected } = QUERY_DEFAULTS[command.verb]
-  host.decide(event, { session: host.session, argument: command.argument }, (settled) => {
+  host.decide(event, { session: host.session.info, argument: command.argument }, (settled) => {
     host.send(replyFor(combine(settled), accepted, rejected))
   })
 }

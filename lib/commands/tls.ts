@@ -1,14 +1,16 @@
 // STARTTLS (RFC 3207): checks, then hands over to the engine, which discards pipelined plaintext
 // and asks the transport to upgrade.
 
+import { canStartTls } from '../capabilities.js'
 import type { Host } from '../host.js'
 import { REPLIES } from '../replies.js'
+import { greetedExtended } from '../session.js'
 
-/** STARTTLS. */
-export function startTls(host: Host): void {
-  const { session } = host
+/** STARTTLS (the command; the engine's `beginTls` does the upgrade). */
+export function starttls(host: Host): void {
+  const session = host.session.info
   if (session.tls) return host.sendError(REPLIES.alreadySecure)
-  if (!host.capabilities().canStartTls) return host.sendError(REPLIES.commandNotImplemented)
-  if (session.heloVerb !== 'EHLO' && session.heloVerb !== 'LHLO') return host.sendError(REPLIES.needEhlo)
-  host.startTls()
+  if (!canStartTls(host.options, session, host.canUpgrade)) return host.sendError(REPLIES.commandNotImplemented)
+  if (!greetedExtended(session)) return host.sendError(REPLIES.needEhlo)
+  host.beginTls()
 }

@@ -2,21 +2,13 @@
 // XFORWARD_README.html): a trusted proxy in front of this server passes on the real client's facts.
 
 import { decodeXtext, isIPv4, isIPv6 } from '../address.js'
+import { isTrustedProxy, XCLIENT_ATTRIBUTES, XFORWARD_ATTRIBUTES } from '../capabilities.js'
 import type { Host } from '../host.js'
-import { inRanges } from '../ip-range.js'
 import type { Command } from '../parser.js'
 import { REPLIES } from '../replies.js'
+import { greet } from './session.js'
 
 type Proxied = Extract<Command, { verb: 'XCLIENT' | 'XFORWARD' }>
-
-/** The attributes each command takes, as advertised in EHLO. */
-export const XCLIENT_ATTRIBUTES = ['NAME', 'ADDR', 'PORT', 'PROTO', 'HELO', 'LOGIN', 'DESTADDR', 'DESTPORT'] as const
-export const XFORWARD_ATTRIBUTES = ['NAME', 'ADDR', 'PORT', 'PROTO', 'HELO', 'IDENT', 'SOURCE'] as const
-
-/** True when the client is one of `trustedProxies`, so it may use XCLIENT and XFORWARD. */
-export function isTrustedProxy(host: Host): boolean {
-  return host.options.trustedProxies.length > 0 && inRanges(host.session.remoteAddress, host.options.trustedProxies)
-}
 
 // Postfix: these values mean the proxy does not know the attribute.
 const UNKNOWN = new Set(['[UNAVAILABLE]', '[TEMPUNAVAIL]'])
@@ -55,46 +47,44 @@ function given<T>(value: string | null | undefined, parse: (text: string) => T |
 
 /** XCLIENT: replace the session's client facts, then greet again as a new session would. */
 export function xclient(host: Host, command: Proxied): void {
-  if (!isTrustedProxy(host)) return host.sendError(REPLIES.proxyNotTrusted)
-  if (host.transaction) return host.sendError(REPLIES.proxyInTransaction)
+  if (!isTrustedProxy(host.options, host.session.info)) return host.sendError(REPLIES.proxyNotTrusted)
+  if (host.session.transaction) return host.sendError(REPLIES.proxyInTransaction)
   const values = attributes(command, XCLIENT_ATTRIBUTES)
   if (!values) return host.sendError(REPLIES.syntaxError)
-  const session = host.session
   const remoteAddress = given(values.get('ADDR'), address, '')
   const remotePort = given(values.get('PORT'), port, 0)
   const localAddress = given(values.get('DESTADDR'), address, '')
   const localPort = given(values.get('DESTPORT'), port, 0)
   if (remoteAddress === null || remotePort === null || localAddress === null || localPort === null) return host.sendError(REPLIES.syntaxError)
-  if (remoteAddress !== undefined) session.remoteAddress = remoteAddress
-  if (remotePort !== undefined) session.remotePort = remotePort
-  if (localAddress !== undefined) session.localAddress = localAddress
-  if (localPort !== undefined) session.localPort = localPort
-  if (values.has('NAME')) session.clientHostname = values.get('NAME') ?? null
-  if (values.has('LOGIN')) {
-    session.user = values.get('LOGIN') ?? null
-    session.authenticatedAt = session.user === null ? null : new Date()
-  }
   // The proxy must EHLO again, as the client would; HELO= only names the client until then.
-  session.heloVerb = null
-  session.heloName = values.get('HELO') ?? session.heloName
+  host.session.proxied({
+    remoteAddress,
+    remotePort,
+    localAddress,
+    localPort,
+    clientHostname: values.has('NAME') ? (values.get('NAME') ?? null) : undefined,
+    user: values.has('LOGIN') ? (values.get('LOGIN') ?? null) : undefined,
+    heloName: values.get('HELO') ?? undefined,
+  })
+  const session = host.session.info
   host.log.info(`XCLIENT: now ${session.remoteAddress || 'unknown'}:${session.remotePort}${session.user ? ` as ${session.user}` : ''}`)
-  host.greet()
+  greet(host)
 }
 
 /** XFORWARD: remember the original client's facts for the next transaction. */
 export function xforward(host: Host, command: Proxied): void {
-  if (!isTrustedProxy(host)) return host.sendError(REPLIES.proxyNotTrusted)
-  if (host.transaction) return host.sendError(REPLIES.proxyInTransaction)
+  if (!isTrustedProxy(host.options, host.session.info)) return host.sendError(REPLIES.proxyNotTrusted)
+  if (host.session.transaction) return host.sendError(REPLIES.proxyInTransaction)
   const values = attributes(command, XFORWARD_ATTRIBUTES)
   if (!values) return host.sendError(REPLIES.syntaxError)
   const addr = values.get('ADDR')
   const remotePort = values.get('PORT')
   if ((addr && !address(addr)) || (remotePort && port(remotePort) === null)) return host.sendError(REPLIES.syntaxError)
-  const forwarded: Record<string, string> = { ...host.session.forwarded }
+  const forwarded: Record<string, string> = { ...host.session.info.forwarded }
   for (const [key, value] of values) {
     if (value === null) delete forwarded[key]
     else forwarded[key] = key === 'ADDR' ? (address(value) ?? value) : value
   }
-  host.session.forwarded = Object.freeze(forwarded)
+  host.session.forwardedFor(Object.freeze(forwarded))
   host.send(REPLIES.ok)
 }

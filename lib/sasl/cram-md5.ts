@@ -65,18 +65,14 @@ export function cramMd5Exchange(challenge: string): SaslExchange {
   return new CramMd5Exchange(challenge)
 }
 
-/** Exchanges made by this process, so two challenges never repeat even with equal random parts. */
-let counter = 0
-
 /** CRAM-MD5: the secret stays on the client, so it may be offered before TLS. */
 export const cramMd5: SaslMechanism = Object.freeze({
   name: 'CRAM-MD5',
   plaintext: false,
   exchange: (domain: string): SaslExchange => {
-    // RFC 2195 §2: the challenge must be unique, in the form of an RFC 822 msg-id; 64 random bits
-    // and a counter replace the RFC's example of a process id and a timestamp.
-    const random = randomBytes(8).readBigUInt64BE()
-    counter++
-    return cramMd5Exchange(`<${random}.${counter}@${domain}>`)
+    // RFC 2195 §2: the challenge must be unique, in the form of an RFC 822 msg-id; 128 random bits
+    // replace the RFC's example of a process id and a timestamp (no counter: this file keeps no state).
+    const random = randomBytes(16)
+    return cramMd5Exchange(`<${random.readBigUInt64BE(0)}.${random.readBigUInt64BE(8)}@${domain}>`)
   },
 })

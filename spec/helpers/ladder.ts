@@ -1,7 +1,8 @@
 // The rungs a protocol spec can start from (connected → ehlo → mail → rcpt), in the manner of
-// go-smtp's helper ladder, plus an event recorder for checking event order.
+// go-smtp's helper ladder, plus an event recorder for checking event order. Both are built on
+// SmtpDriver's own ladder (ehlo/mail/rcpt/recordEvents), which users get too.
 
-import { SmtpDriver } from '../../lib/driver.js'
+import { recordEvents as record, SmtpDriver } from '../../lib/driver.js'
 import type { SmtpEvents } from '../../lib/events.js'
 import type { SmtpOptions } from '../../lib/options.js'
 import { SmtpProtocol } from '../../lib/protocol.js'
@@ -9,11 +10,11 @@ import { SmtpProtocol } from '../../lib/protocol.js'
 /** Where a spec starts. */
 export type Rung = 'connected' | 'ehlo' | 'mail' | 'rcpt'
 
-const RUNG_COMMANDS: Record<Rung, string[]> = {
+const RUNG_STEPS: Record<Rung, Array<(client: SmtpDriver) => Promise<string>>> = {
   connected: [],
-  ehlo: ['EHLO client.test'],
-  mail: ['EHLO client.test', 'MAIL FROM:<sender@client.test>'],
-  rcpt: ['EHLO client.test', 'MAIL FROM:<sender@client.test>', 'RCPT TO:<rcpt@mx.test>'],
+  ehlo: [(c) => c.ehlo()],
+  mail: [(c) => c.ehlo(), (c) => c.mail('sender@client.test')],
+  rcpt: [(c) => c.ehlo(), (c) => c.mail('sender@client.test'), (c) => c.rcpt('rcpt@mx.test')],
 }
 
 export const TEST_OPTIONS: SmtpOptions = { domain: 'mx.test' }
@@ -29,9 +30,9 @@ export async function startAt(
   const client = new SmtpDriver(smtp)
   const greeting = await client.connect()
   if (!greeting.startsWith('220 ')) throw new Error(`unexpected greeting ${greeting}`)
-  for (const line of RUNG_COMMANDS[rung]) {
-    const reply = await client.command(line)
-    if (!reply.startsWith('250')) throw new Error(`${line} got ${reply}`)
+  for (const step of RUNG_STEPS[rung]) {
+    const reply = await step(client)
+    if (!reply.startsWith('250')) throw new Error(`climbing to ${rung} got ${reply}`)
   }
   return { smtp, client }
 }
@@ -60,18 +61,10 @@ const ALL_EVENTS: Array<keyof SmtpEvents> = [
  * (`transaction:delivered`, `close:peer:aborted`, `error:sender`).
  */
 export function recordEvents(smtp: SmtpProtocol, skip: Array<keyof SmtpEvents> = []): string[] {
-  const log: string[] = []
-  for (const name of ALL_EVENTS) {
-    if (skip.includes(name)) continue
-    smtp.on(name, (event: unknown) => {
-      const e = event as { reason?: string; aborted?: boolean; event?: string | null }
-      if (name === 'transaction') log.push(`transaction:${e.reason}`)
-      else if (name === 'close') log.push(`close:${e.reason}${e.aborted ? ':aborted' : ''}`)
-      else if (name === 'error') log.push(`error:${e.event}`)
-      else log.push(name)
-    })
-  }
-  return log
+  return record(
+    smtp,
+    ALL_EVENTS.filter((name) => !skip.includes(name)),
+  )
 }
 
 /** A Promise with its resolve and reject, for listeners a spec settles by hand. */

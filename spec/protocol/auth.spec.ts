@@ -22,7 +22,7 @@ async function session(
 ): Promise<{ smtp: SmtpProtocol; client: SmtpDriver }> {
   const smtp = new SmtpProtocol({ domain: 'mx.test', ...options })
   setup(smtp)
-  const client = new SmtpDriver(smtp, { startTls: async () => TLS })
+  const client = new SmtpDriver(smtp, { handshake: async () => TLS })
   await client.connect()
   await client.command('EHLO c.test')
   if (secure) {
@@ -144,6 +144,37 @@ describe('SmtpProtocol', () => {
       })
     })
 
+    describe('the command-line limit while AUTH is on offer', () => {
+      // Defaults with AUTH offered: 512 + SIZE 26 + AUTH= 500 + BODY/SMTPUTF8 32 octets, CRLF
+      // included. The framer then reads lines up to 12288 octets (for AUTH), so the limit for
+      // every other command is checked on the framed line.
+      const LIMIT = 1070
+      const noop = (octets: number): string => `NOOP ${'x'.repeat(octets - 'NOOP '.length - 2)}`
+
+      it('takes a command of exactly the limit (CRLF included) and refuses one octet more with 500 5.5.2', async () => {
+        const { client } = await session({}, { setup: withPasswords })
+        expect(await client.command('EHLO c.test')).to.match(/\n250 AUTH PLAIN LOGIN$/)
+        expect(Buffer.byteLength(`${noop(LIMIT)}\r\n`)).to.equal(LIMIT)
+        expect(await client.send(noop(LIMIT), noop(LIMIT + 1), 'NOOP')).to.deep.equal(['250 2.0.0 OK', '500 5.5.2 Line too long', '250 2.0.0 OK'])
+      })
+
+      it('holds the same boundary when AUTH is not offered (the framer enforces it)', async () => {
+        const { client } = await session()
+        expect(await client.command('EHLO c.test')).to.not.include('AUTH')
+        const limit = LIMIT - 500
+        expect(await client.send(noop(limit), noop(limit + 1), 'NOOP')).to.deep.equal(['250 2.0.0 OK', '500 5.5.2 Line too long', '250 2.0.0 OK'])
+      })
+
+      it('takes an AUTH line of exactly 12288 octets and refuses one of 12289', async () => {
+        const { client } = await session({ authMechanisms: ['XOAUTH2'] }, { setup: (s) => s.on('auth', () => true) })
+        const response = b64(`user=alice\x01auth=Bearer ${'t'.repeat(9204 - 25)}\x01\x01`)
+        // trailing spaces are ignored by the parser, so they pad the line to the octet
+        const line = (octets: number): string => `AUTH XOAUTH2 ${response}${' '.repeat(octets - 'AUTH XOAUTH2 '.length - response.length - 2)}`
+        expect(Buffer.byteLength(`${line(12288)}\r\n`)).to.equal(12288)
+        expect(await client.send(line(12289), line(12288))).to.deep.equal(['500 5.5.2 Line too long', '235 2.7.0 Authentication succeeded'])
+      })
+    })
+
     describe('refusals', () => {
       it('answers 535 to wrong credentials and tells authFailure listeners', async () => {
         const failures: unknown[] = []
@@ -195,6 +226,23 @@ describe('SmtpProtocol', () => {
         fresh.protocol.on('plainAuth', () => true)
         await fresh.connect()
         expect(await fresh.command('AUTH PLAIN')).to.equal('503 Send EHLO first, this command is an ESMTP extension')
+      })
+
+      it('answers 503 to a bare AUTH (no mechanism) once authenticated and during a transaction (RFC 4954 §4)', async () => {
+        const { client } = await session({}, { setup: withPasswords })
+        expect(await client.command('AUTH')).to.equal('501 5.5.4 Syntax error in parameters or arguments')
+        expect(await client.send('MAIL FROM:<a@b.test>', 'AUTH', 'AUTH PLAIN', 'RSET')).to.deep.equal([
+          '250 2.1.0 Sender OK',
+          '503 5.5.1 AUTH not allowed during a mail transaction',
+          '503 5.5.1 AUTH not allowed during a mail transaction',
+          '250 2.0.0 Reset OK',
+        ])
+        expect(await client.command(`AUTH PLAIN ${b64('\0alice\0wonderland')}`)).to.match(/^235 /)
+        expect(await client.send('AUTH', 'AUTH PLAIN', 'AUTH NO-SUCH-MECH')).to.deep.equal([
+          '503 5.5.1 Already authenticated',
+          '503 5.5.1 Already authenticated',
+          '503 5.5.1 Already authenticated',
+        ])
       })
 
       it('answers 454 when a listener blows up, and reports the error', async () => {

@@ -1,5 +1,6 @@
 import { expect } from 'chai'
 import sinon from 'sinon'
+import type { SmtpOptions } from '../../lib/options.js'
 import type { TransactionInfo } from '../../lib/session.js'
 import { recordEvents, startAt } from '../helpers/ladder.js'
 import { crlf } from '../helpers/transcript.js'
@@ -166,6 +167,55 @@ describe('SmtpProtocol', () => {
         client.write(bdat('a\nb\r\n', true))
         expect(await client.settle()).to.deep.equal(['550 5.6.0 Message contains a bare CR or LF, line endings must be CRLF'])
       })
+    })
+
+    describe('a refused chunk split across reads', () => {
+      // Each refused chunk holds command-like text: a reader that loses its place in the chunk
+      // runs it as commands or eats the command after it. Every case is fed whole, cut once at
+      // every offset, and one octet per read; all must give exactly the same replies.
+      const TOO_BIG = '552 5.3.4 Message size exceeds fixed maximum message size'
+      const cases: Array<{ name: string; rung: 'ehlo' | 'rcpt'; options?: SmtpOptions; refuseData?: boolean; input: Buffer; replies: string[] }> = [
+        {
+          name: 'BDAT before MAIL (503, skipped unread)',
+          rung: 'ehlo',
+          input: Buffer.concat([bdat('QUIT\r\nRSET\r\n', true), Buffer.from('NOOP\r\nMAIL FROM:<a@b.test>\r\n')]),
+          replies: ['503 5.5.1 Need MAIL command first', '250 2.0.0 OK', '250 2.1.0 Sender OK'],
+        },
+        {
+          name: 'refused by the data listener, then a LAST chunk that ends the transaction',
+          rung: 'rcpt',
+          refuseData: true,
+          input: Buffer.concat([bdat('RSET\r\nQUIT\r\n'), bdat('NOOP\r\n', true), Buffer.from('NOOP\r\nMAIL FROM:<a@b.test>\r\n')]),
+          replies: ['554 5.7.1 Transaction rejected', '554 5.7.1 Transaction rejected', '250 2.0.0 OK', '250 2.1.0 Sender OK'],
+        },
+        {
+          name: 'past maxMessageSize, then a LAST chunk that ends the transaction',
+          rung: 'rcpt',
+          options: { maxMessageSize: 5 },
+          input: Buffer.concat([bdat('abc'), bdat('QUIT\r\n'), bdat('RSET\r\n', true), Buffer.from('NOOP\r\nMAIL FROM:<a@b.test>\r\n')]),
+          replies: ['250 2.0.0 3 octets received', TOO_BIG, TOO_BIG, '250 2.0.0 OK', '250 2.1.0 Sender OK'],
+        },
+      ]
+
+      async function feed(rung: 'ehlo' | 'rcpt', options: SmtpOptions, refuseData: boolean, pieces: Buffer[]): Promise<{ replies: string[]; ended: boolean }> {
+        const { client } = await startAt(rung, options, (smtp) => {
+          if (refuseData) smtp.on('data', () => false)
+        })
+        for (const piece of pieces) client.write(piece)
+        return { replies: await client.settle(), ended: client.ended }
+      }
+
+      for (const { name, rung, options = {}, refuseData = false, input, replies } of cases) {
+        it(name, async () => {
+          expect(await feed(rung, options, refuseData, [input])).to.deep.equal({ replies, ended: false })
+          for (let k = 1; k < input.length; k++) {
+            const split = await feed(rung, options, refuseData, [input.subarray(0, k), input.subarray(k)])
+            expect(split, `cut at ${k}`).to.deep.equal({ replies, ended: false })
+          }
+          const octets = [...input].map((octet) => Buffer.from([octet]))
+          expect(await feed(rung, options, refuseData, octets), 'one octet per read').to.deep.equal({ replies, ended: false })
+        })
+      }
     })
 
     describe('BINARYMIME', () => {

@@ -94,7 +94,7 @@ const cases: ProtocolCase[] = [
 
   // bytes that are not ASCII
   { name: 'refuses a command that is not UTF-8 with 500', from: 'ehlo', send: [], bytes: Buffer.from('NOOP \xff\xfe\r\n', 'latin1'), replies: ['500 5.5.2 Command is not valid UTF-8'] },
-  { name: 'refuses a UTF-8 address without SMTPUTF8 with 553', from: 'ehlo', send: ['MAIL FROM:<jörg@b.test>'], replies: ['553 5.6.7 Non-ASCII address needs the SMTPUTF8 parameter'] },
+  { name: 'refuses a UTF-8 sender without SMTPUTF8 with 550', from: 'ehlo', send: ['MAIL FROM:<jörg@b.test>'], replies: ['550 5.6.7 Non-ASCII address needs the SMTPUTF8 parameter'] },
   { name: 'accepts a UTF-8 address with SMTPUTF8', from: 'ehlo', send: ['MAIL FROM:<jörg@bücher.test> SMTPUTF8', 'RCPT TO:<δοκιμή@παράδειγμα.test>'], replies: ['250 2.1.0 Sender OK', '250 2.1.5 Recipient OK'] },
   { name: 'refuses a NUL byte in a command with 501', from: 'ehlo', send: ['MAIL FROM:<a@b.test>\0'], replies: ['501 5.5.4 Syntax error in parameters or arguments'] },
 ]

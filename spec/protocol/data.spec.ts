@@ -1,7 +1,9 @@
 import { expect } from 'chai'
 import sinon from 'sinon'
-import { SmtpError } from '../../lib/errors.js'
+import { SmtpError, type SmtpwireError } from '../../lib/errors.js'
 import type { Verdict } from '../../lib/events.js'
+import type { SmtpOptions } from '../../lib/options.js'
+import type { SmtpProtocol } from '../../lib/protocol.js'
 import { deferred, nextTurn, recordEvents, startAt } from '../helpers/ladder.js'
 import { crlf, dataBlock, deliveredText } from '../helpers/transcript.js'
 
@@ -75,6 +77,27 @@ describe('SmtpProtocol', () => {
         })
         await client.send('DATA', 'x', '.')
         expect(body).to.equal(null)
+      })
+
+      it('requireBody() gives the collected body, and fails the message loudly when it was not collected', async () => {
+        const seen: string[] = []
+        const errors: string[] = []
+        const listen = (smtp: SmtpProtocol): void => {
+          smtp.on('message', ({ requireBody }) => void seen.push(requireBody().toString('latin1')))
+          smtp.on('error', ({ error, event }) => void errors.push(`${event} ${(error as SmtpwireError).code}`))
+        }
+        const collected = await startAt('rcpt', { collectBody: true }, (smtp) => {
+          smtp.on('dataChunk', () => undefined)
+          listen(smtp)
+        })
+        expect(await collected.client.data('x')).to.deep.equal(['250 2.0.0 Message accepted'])
+        const streamed = await startAt('rcpt', {}, (smtp) => {
+          smtp.on('dataChunk', () => undefined)
+          listen(smtp)
+        })
+        expect(await streamed.client.data('y')).to.deep.equal(['451 4.3.0 Local error in processing, try again later'])
+        expect(seen).to.deep.equal(['x\r\n'])
+        expect(errors).to.deep.equal(['message SMTPWIRE_ERR_NO_BODY'])
       })
 
       it('collects message.body as well when collectBody is true', async () => {
@@ -181,6 +204,34 @@ describe('SmtpProtocol', () => {
         expect(next[3]).to.equal('250 2.0.0 Message accepted')
       })
 
+      /** Every body event with the size the transaction reported then, for a DATA body written in `pieces`. */
+      async function pastTheLimit(options: SmtpOptions, pieces: string[]): Promise<{ replies: string[]; events: string[] }> {
+        const events: string[] = []
+        const { client } = await startAt('rcpt', options, (smtp) => {
+          smtp.on('headers', (e) => void events.push(`headers ${e.transaction.size}`))
+          smtp.on('dataChunk', (e) => void events.push(`dataChunk ${JSON.stringify(e.chunk.toString('latin1'))} ${e.transaction.size}`))
+          smtp.on('message', () => void events.push('message'))
+          smtp.on('transaction', (e) => void (e.transaction && events.push(`transaction ${e.reason} ${e.transaction.size}`)))
+        })
+        await client.send('DATA')
+        for (const piece of pieces) client.write(piece)
+        return { replies: await client.settle(), events }
+      }
+      const TOO_BIG = '552 5.3.4 Message size exceeds fixed maximum message size'
+
+      it('past the limit: no further dataChunk, not even the batch still pending, and transaction.size stays within it', async () => {
+        const { replies, events } = await pastTheLimit({ maxMessageSize: 20, chunkSize: 8 }, ['0123456789\r\n', 'abcdef', 'ghij\r\n', 'klmnopqrst\r\n', '.\r\n'])
+        expect(replies).to.deep.equal([TOO_BIG])
+        // "abcdef" waited in a batch short of chunkSize when "ghij" passed the limit: it is dropped
+        expect(events).to.deep.equal(['dataChunk "0123456789\\r\\n" 12', 'transaction rejected 20'])
+      })
+
+      it('past the limit: no headers event for a header block that ends beyond it', async () => {
+        const { replies, events } = await pastTheLimit({ maxMessageSize: 20, chunkSize: 1 }, ['Subject: 0123', '456789abcdef\r\n', '\r\n', 'body\r\n', '.\r\n'])
+        expect(replies).to.deep.equal([TOO_BIG])
+        expect(events).to.deep.equal(['dataChunk "Subject: 0123" 13', 'transaction rejected 20'])
+      })
+
       it('accepts a message of exactly the limit', async () => {
         const { client } = await startAt('rcpt', { maxMessageSize: 12 })
         expect(await client.send('DATA', '0123456789', '.')).to.deep.equal([
@@ -244,6 +295,24 @@ describe('SmtpProtocol', () => {
         const { client } = await startAt('rcpt', { maxTextLineLength: 20 })
         const replies = await client.send('DATA', 'x'.repeat(19), '.')
         expect(replies[1]).to.equal('550 5.6.0 Message contains a line longer than the limit')
+      })
+
+      it('accepts text lines of any length by default, as Postfix and Exim do', async () => {
+        let body = ''
+        const { client } = await startAt('rcpt', {}, (smtp) => smtp.on('message', (e) => void (body = String(e.body))))
+        const long = 'x'.repeat(5000)
+        expect(await client.send('DATA', 'Subject: x', '', long, '.')).to.deep.equal(['354 End data with <CR><LF>.<CR><LF>', '250 2.0.0 Message accepted'])
+        expect(body).to.equal(`Subject: x\r\n\r\n${long}\r\n`)
+      })
+
+      it('keeps the RFC 5321 limit as an option: maxTextLineLength 1000 takes 998 octets and CRLF, not 999', async () => {
+        const { client } = await startAt('rcpt', { maxTextLineLength: 1000 })
+        expect(await client.send('DATA', 'x'.repeat(998), '.')).to.deep.equal(['354 End data with <CR><LF>.<CR><LF>', '250 2.0.0 Message accepted'])
+        await client.send('MAIL FROM:<a@b.test>', 'RCPT TO:<c@mx.test>')
+        expect(await client.send('DATA', 'x'.repeat(999), '.')).to.deep.equal([
+          '354 End data with <CR><LF>.<CR><LF>',
+          '550 5.6.0 Message contains a line longer than the limit',
+        ])
       })
     })
 

@@ -8,7 +8,81 @@ import { deferred, nextTurn, recordEvents, startAt } from '../helpers/ladder.js'
 import { crlf } from '../helpers/transcript.js'
 
 describe('SmtpProtocol', () => {
+  describe('errors nobody hears', () => {
+    // Each spec throws errors of a name of its own: warnings are once per kind, process-wide.
+    const named = (name: string): Error => Object.assign(new Error(`broken ${name}`), { name })
+    let warning: sinon.SinonStub
+    beforeEach(() => void (warning = sinon.stub(process, 'emitWarning')))
+    afterEach(() => warning.restore())
+
+    it('go to process.emitWarning once per kind when there is no error listener and no logger', async () => {
+      const { client } = await startAt('rcpt', {}, (smtp) => {
+        smtp.on('message', () => {
+          throw named('SpecUnheardMessageError')
+        })
+        smtp.on('sender', ({ address }) => {
+          if (address?.localPart === 'boom') throw named('SpecUnheardSenderError')
+        })
+      })
+      expect(await client.send('DATA', 'x', '.')).to.deep.equal(['354 End data with <CR><LF>.<CR><LF>', '451 4.3.0 Local error in processing, try again later'])
+      await client.send('MAIL FROM:<a@b.test>', 'RCPT TO:<c@mx.test>', 'DATA', 'y', '.')
+      expect(await client.send('MAIL FROM:<boom@b.test>')).to.deep.equal(['451 4.3.0 Local error in processing, try again later'])
+      expect(warning.args.map(([message, options]) => [message, (options as { code?: string }).code])).to.deep.equal([
+        [
+          "a 'message' listener failed with SpecUnheardMessageError: broken SpecUnheardMessageError (no 'error' listener and no logger; later message:SpecUnheardMessageError errors are not reported)",
+          'SMTPWIRE_UNHEARD_ERROR',
+        ],
+        [
+          "a 'sender' listener failed with SpecUnheardSenderError: broken SpecUnheardSenderError (no 'error' listener and no logger; later sender:SpecUnheardSenderError errors are not reported)",
+          'SMTPWIRE_UNHEARD_ERROR',
+        ],
+      ])
+    })
+
+    it('are not warned about when an error listener or a logger hears them', async () => {
+      const heard: string[] = []
+      const logged: string[] = []
+      const logger = { debug() {}, info() {}, warn() {}, error: (line: string) => void logged.push(line) }
+      const withListener = await startAt('rcpt', {}, (smtp) => {
+        smtp.on('message', () => {
+          throw named('SpecHeardError')
+        })
+        smtp.on('error', ({ error }) => void heard.push(error.name))
+      })
+      const withLogger = await startAt('rcpt', { logger }, (smtp) =>
+        smtp.on('message', () => {
+          throw named('SpecHeardError')
+        }),
+      )
+      await withListener.client.send('DATA', 'x', '.')
+      await withLogger.client.send('DATA', 'x', '.')
+      expect(heard).to.deep.equal(['SpecHeardError'])
+      expect(logged).to.have.length(1)
+      expect(logged[0]).to.match(/message listener failed: broken SpecHeardError$/)
+      expect(warning.called).to.equal(false)
+    })
+  })
+
   describe('deferred replies', () => {
+    // Issue 12: the input mode says 'closed' at once, but waiting follows the listener itself.
+    it('stays waiting after close() until the pending listener settles, and whenIdle() waits for it', async () => {
+      const verdict = deferred<Verdict>()
+      const { smtp, client } = await startAt('ehlo', {}, (protocol) => protocol.on('sender', () => verdict.promise))
+      client.write(crlf('MAIL FROM:<a@b.test>'))
+      await nextTurn()
+      expect(smtp.isWaiting).to.equal(true)
+      smtp.close()
+      expect(smtp.closed).to.equal(true)
+      expect(smtp.isWaiting).to.equal(true)
+      let idle = false
+      const whenIdle = smtp.whenIdle().then(() => void (idle = true))
+      await nextTurn()
+      expect(idle).to.equal(false)
+      verdict.resolve(true)
+      await whenIdle
+      expect(smtp.isWaiting).to.equal(false)
+    })
+
     it('sends the reply only when the listener Promise settles, and reads nothing meanwhile', async () => {
       const verdict = deferred<Verdict>()
       const { client } = await startAt('ehlo', {}, (smtp) => smtp.on('sender', () => verdict.promise))
@@ -249,6 +323,28 @@ describe('SmtpProtocol', () => {
         const { client } = await startAt('connected', {}, (smtp) => smtp.once('ehlo', once))
         await client.send('EHLO a.test', 'EHLO b.test')
         expect(once.callCount).to.equal(1)
+      })
+
+      it('removes a once() listener with off() and the same function, before it ran', async () => {
+        const once = sinon.spy((): boolean => false)
+        const { smtp, client } = await startAt('ehlo', {}, (s) => s.once('sender', once))
+        expect(smtp.listenerCount('sender')).to.equal(1)
+        smtp.off('sender', once)
+        expect(smtp.listenerCount('sender')).to.equal(0)
+        expect(await client.send('MAIL FROM:<a@b.test>')).to.deep.equal(['250 2.1.0 Sender OK'])
+        expect(once.called).to.equal(false)
+      })
+
+      it('off() removes the latest registration of a function, whether on() or once() added it', async () => {
+        const calls: string[] = []
+        const first = (): void => void calls.push('first')
+        const second = (): void => void calls.push('second')
+        const { smtp, client } = await startAt('ehlo', {}, (s) => s.on('sender', first).once('sender', second).on('sender', second))
+        smtp.off('sender', second)
+        expect(smtp.listenerCount('sender')).to.equal(2)
+        await client.send('MAIL FROM:<a@b.test>', 'RSET', 'MAIL FROM:<a@b.test>')
+        // the once() registration stayed and ran once; the on() one was removed
+        expect(calls).to.deep.equal(['first', 'second', 'first'])
       })
 
       it('stops calling a listener removed with off()', async () => {

@@ -81,6 +81,16 @@ describe('SmtpProtocol', () => {
       expect(body.toString('utf8')).to.equal('Subject: Grüße\r\n\r\nété 😀\r\n')
     })
 
+    it('refuses a UTF-8 reverse-path without SMTPUTF8 with 550 5.6.7 at MAIL (RFC 6531 §3.5), and asks no listener', async () => {
+      let asked = 0
+      const { client } = await startAt('ehlo', {}, (smtp) => smtp.on('sender', () => void asked++))
+      expect(await client.send('MAIL FROM:<jörg@b.test>', 'MAIL FROM:<jörg@b.test> SMTPUTF8')).to.deep.equal([
+        '550 5.6.7 Non-ASCII address needs the SMTPUTF8 parameter',
+        '250 2.1.0 Sender OK',
+      ])
+      expect(asked).to.equal(1)
+    })
+
     it('refuses a UTF-8 recipient in a transaction that did not declare SMTPUTF8 with 553 5.6.7', async () => {
       const { client } = await startAt('mail')
       expect(await client.send('RCPT TO:<ǆ@example.test>')).to.deep.equal(['553 5.6.7 Non-ASCII address needs the SMTPUTF8 parameter'])

@@ -81,6 +81,27 @@ describe('SmtpProtocol', () => {
       expect(await stranger.client.command('XCLIENT ADDR=192.0.2.9')).to.equal('550 5.7.0 Insufficient authorization')
     })
 
+    it('XFORWARD from a client that is not a trusted proxy: 550, and the Received header keeps the real client', async () => {
+      for (const trusted of [['10.0.0.0/8'], []]) {
+        const { smtp, client } = await fromProxy(trusted, '192.0.2.1')
+        const forwarded: unknown[] = []
+        let body = ''
+        smtp.on('message', (e) => {
+          forwarded.push(e.transaction.forwarded)
+          body = String(e.body)
+        })
+        await client.command('EHLO stranger.test')
+        expect(await client.send('XFORWARD NAME=forged.test ADDR=198.51.100.9', 'XFORWARD HELO=forged-helo.test')).to.deep.equal([
+          '550 5.7.0 Insufficient authorization',
+          '550 5.7.0 Insufficient authorization',
+        ])
+        expect(smtp.session.forwarded).to.equal(null)
+        await client.send('MAIL FROM:<a@b.test>', 'RCPT TO:<c@d.test>', 'DATA', 'x', '.')
+        expect(forwarded).to.deep.equal([null])
+        expect(body).to.match(/^Received: from stranger\.test \(unknown \[192\.0\.2\.1\]\)/)
+      }
+    })
+
     it('XCLIENT: takes the real client’s facts and greets again; the proxy must EHLO again', async () => {
       const { smtp, client } = await fromProxy(['10.1.2.3'])
       await client.command('EHLO proxy.test')
@@ -172,12 +193,14 @@ describe('SmtpProtocol', () => {
         }),
       )
       await client.send('DATA', 'partial')
-      await client.end()
+      // the driver's end() waits for that cleanup too, so it is not awaited before it can finish
+      const ended = client.end().then(() => done)
       const settled = smtp.settled().then(() => done)
       await nextTurn()
       expect(done).to.equal(false)
       cleaned.resolve()
       expect(await settled).to.equal(true)
+      expect(await ended).to.equal(true)
     })
   })
 

@@ -18,7 +18,7 @@ async function connect(
 ): Promise<{ smtp: SmtpProtocol; client: SmtpDriver }> {
   const smtp = new SmtpProtocol({ domain: 'mx.test', ...options })
   setup(smtp)
-  const client = new SmtpDriver(smtp, { startTls: handshake })
+  const client = new SmtpDriver(smtp, { handshake })
   await client.connect()
   return { smtp, client }
 }
@@ -34,6 +34,14 @@ describe('SmtpProtocol', () => {
       expect(await client.command('EHLO c.test')).to.match(/\n250 STARTTLS$/)
       expect(await client.command('STARTTLS')).to.equal(READY)
       expect(await client.command('EHLO c.test')).to.not.include('STARTTLS')
+    })
+
+    it('still takes the driver option by its former name, startTls', async () => {
+      const client = new SmtpDriver({ domain: 'mx.test' }, { startTls: async () => TLS })
+      await client.connect()
+      expect(await client.command('EHLO c.test')).to.match(/\n250 STARTTLS$/)
+      expect(await client.command('STARTTLS')).to.equal(READY)
+      expect(client.protocol.session.tls).to.deep.equal(TLS)
     })
 
     it('forgets the session and the transaction, and reports the TLS state', async () => {
@@ -123,22 +131,22 @@ describe('SmtpProtocol', () => {
     })
 
     describe('tlsPolicy', () => {
-      it('required: only NOOP, EHLO, HELO, STARTTLS, RSET and QUIT before TLS', async () => {
+      it('required: only NOOP, EHLO, STARTTLS and QUIT before TLS; HELO and RSET get 530 too (RFC 3207 §4)', async () => {
         const { client } = await connect({ tlsPolicy: 'required' })
-        expect(await client.send('EHLO c.test', 'NOOP', 'RSET', 'MAIL FROM:<a@b.test>', 'VRFY x', 'AUTH PLAIN', 'HELP')).to.satisfy((r: string[]) =>
-          r.slice(1).join('|') ===
-          [
-            '250 2.0.0 OK',
-            '250 2.0.0 Reset OK',
-            '530 5.7.0 Must issue a STARTTLS command first',
-            '530 5.7.0 Must issue a STARTTLS command first',
-            '530 5.7.0 Must issue a STARTTLS command first',
-            '530 5.7.0 Must issue a STARTTLS command first',
-          ].join('|'),
-        )
-        await client.command('STARTTLS')
+        // enhanced codes only after EHLO (RFC 2034)
+        const refused = '530 5.7.0 Must issue a STARTTLS command first'
+        const replies = await client.send('HELO c.test', 'RSET', 'EHLO c.test', 'NOOP', 'RSET', 'HELO c.test', 'MAIL FROM:<a@b.test>', 'VRFY x', 'AUTH PLAIN', 'HELP')
+        expect(replies[2]).to.match(/^250-mx\.test /)
+        expect([...replies.slice(0, 2), ...replies.slice(3)]).to.deep.equal(['530 Must issue a STARTTLS command first', '530 Must issue a STARTTLS command first', '250 2.0.0 OK', refused, refused, refused, refused, refused, refused])
+        expect(await client.command('STARTTLS')).to.equal(READY)
+        expect(await client.send('HELO c.test', 'RSET')).to.deep.equal(['250 mx.test greets c.test', '250 Reset OK'])
+      })
+
+      it('required: a BDAT refused before TLS still has its chunk read, not run as commands', async () => {
+        const { client } = await connect({ tlsPolicy: 'required' })
         await client.command('EHLO c.test')
-        expect(await client.send('MAIL FROM:<a@b.test>')).to.deep.equal(['250 2.1.0 Sender OK'])
+        client.write('BDAT 6 LAST\r\nRSET\r\nNOOP\r\n')
+        expect(await client.settle()).to.deep.equal(['530 5.7.0 Must issue a STARTTLS command first', '250 2.0.0 OK'])
       })
 
       it('forbidden: STARTTLS is neither offered nor accepted', async () => {

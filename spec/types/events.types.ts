@@ -19,6 +19,15 @@ smtp.on('recipient', ({ address, transaction }) => {
 })
 smtp.on('dataChunk', ({ chunk }) => void chunk.length)
 smtp.on('message', ({ body }) => void body?.length)
+// The common case needs no null check: requireBody() is a Buffer (it throws when not collected).
+smtp.on('message', ({ requireBody }) => {
+  const length: number = requireBody().length
+  void length
+})
+smtp.on('message', ({ body }) => {
+  // @ts-expect-error body may be null (not collected)
+  void body.length
+})
 smtp.on('close', ({ aborted, reason }) => {
   const cut: boolean = aborted
   const why: 'quit' | 'peer' | 'error' | 'protocol' | 'timeout' | 'shutdown' = reason

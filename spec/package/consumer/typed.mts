@@ -1,5 +1,5 @@
 // TypeScript as a strict ESM consumer compiles it: nodenext, exactOptionalPropertyTypes, no skipLibCheck.
-import { SmtpDriver, SmtpError, SmtpProtocol, SmtpReply, type Reply, type SmtpOptions } from 'smtpwire'
+import { ProcessingGate, SmtpDriver, SmtpError, SmtpProtocol, SmtpReply, SmtpServer, type Reply, type SmtpOptions } from 'smtpwire'
 
 const options: SmtpOptions = { domain: 'mx.test', maxRecipients: 1 }
 const smtp = new SmtpProtocol(options)
@@ -20,3 +20,14 @@ await client.command('EHLO client.test')
 const answers = await client.send('MAIL FROM:<a@b.test>', 'RCPT TO:<x@example.org>', 'DATA', 'Subject: hi', '', 'Hello', '.')
 for (const answer of answers) console.log(answer)
 console.log(replies.map((reply) => reply.code).join(' '), typeof code)
+
+// Compiled, never run: the 0.2.0 surface (typed server events, requireBody, the driver's ladder, the gate).
+export function surface(): void {
+  const server = new SmtpServer({ domain: 'mx.test', maxProcessing: 2 }, (session) => {
+    session.on('message', ({ requireBody }) => void requireBody().length)
+  })
+  server.on('connectionError', (error, facts) => void [error.message, facts.remoteAddress])
+  const driver = new SmtpDriver({ gate: new ProcessingGate(1) }, { handshake: async () => ({ protocol: 'TLSv1.3', cipher: null, servername: null, implicit: false }) })
+  const log: string[] = driver.recordEvents()
+  void [log, driver.ehlo(), driver.mail('a@b.test', 'SIZE=10'), driver.rcpt('c@d.test'), driver.data('x')]
+}
