@@ -23,14 +23,17 @@ export function handleCommand(host: Host, parsed: Command | Fault): void {
     host.sendError(REPLIES.rejectedConnection)
     return
   }
+  // Checked before the syntax: a malformed MAIL or a bare AUTH is still a command that needs TLS first.
+  const needsTls = host.options.tlsPolicy === 'required' && !host.session.info.tls && parsed.verb !== null && !BEFORE_TLS.has(parsed.verb)
   if (isFault(parsed)) {
     // A BDAT whose size cannot be read leaves its chunk unframed: reading on would run the
     // chunk's bytes as commands, so the session ends here.
     if (parsed.verb === 'BDAT') host.close('protocol', REPLIES.badBdatSyntax)
+    else if (needsTls) host.send(REPLIES.tlsRequired)
     else host.sendError((parsed.verb === 'AUTH' ? authOutOfSequence(host) : null) ?? REPLIES[parsed.fault])
     return
   }
-  if (host.options.tlsPolicy === 'required' && !host.session.info.tls && !BEFORE_TLS.has(parsed.verb)) {
+  if (needsTls) {
     // A BDAT's chunk follows its line whatever the reply: read past it, or it would run as commands.
     if (parsed.verb === 'BDAT') return skipChunk(host, parsed.size, REPLIES.tlsRequired)
     host.send(REPLIES.tlsRequired)

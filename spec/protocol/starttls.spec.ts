@@ -142,6 +142,17 @@ describe('SmtpProtocol', () => {
         expect(await client.send('HELO c.test', 'RSET')).to.deep.equal(['250 mx.test greets c.test', '250 Reset OK'])
       })
 
+      it('required: a malformed or unknown command before TLS gets 530 too (TLS is checked before syntax)', async () => {
+        const { client } = await connect({ tlsPolicy: 'required' })
+        await client.command('EHLO c.test')
+        const refused = '530 5.7.0 Must issue a STARTTLS command first'
+        expect(await client.send('MAIL FROM:bad', 'AUTH', 'RCPT', 'HELO', 'VRFY', 'FROB')).to.deep.equal([refused, refused, refused, refused, refused, refused])
+        // A line that is no command at all is still just that.
+        expect(await client.command('@@@')).to.match(/^500 /)
+        expect(await client.command('STARTTLS')).to.equal(READY)
+        expect(await client.command('MAIL FROM:bad')).to.match(/^50[01] /)
+      })
+
       it('required: a BDAT refused before TLS still has its chunk read, not run as commands', async () => {
         const { client } = await connect({ tlsPolicy: 'required' })
         await client.command('EHLO c.test')
