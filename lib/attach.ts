@@ -3,7 +3,7 @@
 // protocol through a symbol, so attaching allocates no closures. Never imports net or tls.
 
 import type { Duplex } from 'node:stream'
-import type { SessionFacts, TlsInfo } from './session.js'
+import type { SessionFacts, TlsInfo } from './session-info.js'
 import type { SmtpTransport } from './transport.js'
 
 /**

@@ -9,7 +9,7 @@ import { combine, unexpectedErrors, type DecisionEvents, type Listeners, type No
 import type { Release } from './gate.js'
 import { SILENT, type Logger } from './logger.js'
 import type { ResolvedOptions } from './options.js'
-import type { SessionInfo } from './session.js'
+import type { SessionInfo } from './session-info.js'
 
 /** What decisions need from the session that runs them. */
 export interface DecisionOwner {

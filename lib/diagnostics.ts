@@ -7,7 +7,7 @@ import { knownVerb } from './command-line.js'
 import type { CloseReason, DecisionEvents } from './events.js'
 import type { Command, Fault } from './parser.js'
 import type { Reply } from './replies.js'
-import type { SessionInfo, TlsInfo, TransactionInfo } from './session.js'
+import type { SessionInfo, TlsInfo, TransactionInfo } from './session-info.js'
 
 /**
  * The names of the channels smtpwire publishes on. Subscribe with `node:diagnostics_channel`;

@@ -4,7 +4,7 @@
 import type { SmtpEvents } from './events.js'
 import { SmtpProtocol } from './protocol.js'
 import type { SmtpOptions } from './options.js'
-import type { SessionFacts, TlsInfo } from './session.js'
+import type { SessionFacts, TlsInfo } from './session-info.js'
 import type { SmtpTransport } from './transport.js'
 
 /** How the in-memory connection behaves. */

@@ -49,14 +49,7 @@ export { formatReceivedHeader } from './received.js'
 export type { Mailbox } from './address.js'
 export type { BodyType, DsnNotify, MailParams, OriginalRecipient, RcptParams } from './params.js'
 export type { RawParams } from './parser.js'
-export type {
-  RecipientInfo,
-  SessionCounters,
-  SessionFacts,
-  SessionInfo,
-  TlsInfo,
-  TransactionInfo,
-} from './session.js'
+export type { RecipientInfo, SessionCounters, SessionFacts, SessionInfo, TlsInfo, TransactionInfo } from './session-info.js'
 export type {
   CloseEvent,
   CloseReason,

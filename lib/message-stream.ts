@@ -6,7 +6,7 @@ import { Readable } from 'node:stream'
 import { SmtpReply, SmtpwireError } from './errors.js'
 import type { DataChunkEvent, MessageEvent, MessageVerdict, TransactionEvent, Verdict } from './events.js'
 import type { SmtpProtocol } from './protocol.js'
-import type { SessionInfo, TransactionInfo } from './session.js'
+import type { SessionInfo, TransactionInfo } from './session-info.js'
 
 /** How `messageStream` builds each body stream. */
 export interface MessageStreamOptions {

@@ -7,7 +7,7 @@ import { Engine } from './engine.js'
 import { Listeners, type Listener, type SmtpEvents } from './events.js'
 import { resolveOptions, type ResolvedOptions, type SmtpOptions } from './options.js'
 import { REPLIES, type Reply } from './replies.js'
-import type { SessionFacts, SessionInfo, TransactionInfo } from './session.js'
+import type { SessionFacts, SessionInfo, TransactionInfo } from './session-info.js'
 import type { SmtpTransport } from './transport.js'
 
 /**

@@ -4,7 +4,7 @@ import type { Duplex } from 'node:stream'
 import type { SmtpOptions } from './options.js'
 import type { SmtpProtocol } from './protocol.js'
 import type { ReverseLookup } from './reverse-dns.js'
-import type { SessionFacts } from './session.js'
+import type { SessionFacts } from './session-info.js'
 import type { TlsOptions } from './tls.js'
 
 /** Options of an SmtpServer: every SmtpProtocol option, applied to each session, and the server's own. */

@@ -16,7 +16,7 @@ import { readProxyHeader } from './proxy.js'
 import { formatReply, REPLIES, type Reply } from './replies.js'
 import { reverseLookup, type ReverseLookup } from './reverse-dns.js'
 import type { ListenAddress, ListenOptions, SessionHandler, SmtpServerEvents, SmtpServerOptions } from './server-options.js'
-import type { SessionFacts } from './session.js'
+import type { SessionFacts } from './session-info.js'
 import { implicitHandshake, STREAM_BUFFER_OCTETS, tlsUpgrade } from './tls.js'
 
 export type { ListenAddress, ListenOptions, SessionHandler, SmtpServerEvents, SmtpServerOptions } from './server-options.js'

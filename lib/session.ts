@@ -1,7 +1,7 @@
 // The one owner of session and transaction state: every write to a session or transaction record
 // is a named transition in this file (greeted, secured, authenticated, proxied, transaction
 // begun/ended). The engine calls them; commands reach them through the Host. The record types
-// themselves are in session-info.ts.
+// themselves are in session-info.ts, which everything else imports them from.
 
 import { randomBytes } from 'node:crypto'
 import type { Mailbox } from './address.js'
@@ -9,17 +9,6 @@ import type { MessageBody } from './message-body.js'
 import type { MailParams } from './params.js'
 import type {
   RecipientInfo,
-  SessionFacts,
-  SessionInfo,
-  SessionState,
-  TlsInfo,
-  TransactionEndReason,
-  TransactionInfo,
-} from './session-info.js'
-
-export type {
-  RecipientInfo,
-  SessionCounters,
   SessionFacts,
   SessionInfo,
   SessionState,

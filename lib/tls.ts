@@ -7,7 +7,7 @@ import type { StreamUpgrade } from './attach.js'
 import { tlsHandshakeChannel } from './diagnostics.js'
 import { SmtpwireError } from './errors.js'
 import { checkTimeout } from './options.js'
-import type { SessionFacts, TlsInfo } from './session.js'
+import type { SessionFacts, TlsInfo } from './session-info.js'
 
 /**
  * The buffer of every stream SmtpServer makes (accepted sockets, implicit-TLS and STARTTLS

@@ -2,7 +2,8 @@ import { expect } from 'chai'
 import sinon from 'sinon'
 import { parsePath, type Mailbox } from '../lib/address.js'
 import { addressLiteral, formatReceivedHeader, rfc5322Date, withKeyword } from '../lib/received.js'
-import { newSession, type SessionFacts, type SessionState, type TlsInfo, type TransactionInfo } from '../lib/session.js'
+import { newSession } from '../lib/session.js'
+import type { SessionFacts, SessionState, TlsInfo, TransactionInfo } from '../lib/session-info.js'
 
 const TLS: TlsInfo = { protocol: 'TLSv1.3', cipher: 'TLS_AES_256_GCM_SHA384', servername: null, implicit: false }
 const AT = new Date(Date.UTC(2026, 10, 24, 15, 29, 0))

@@ -1,6 +1,6 @@
 import { expect } from 'chai'
 import { createSelfSignedCertificate } from '../lib/certificate.js'
-import type { SessionInfo } from '../lib/session.js'
+import type { SessionInfo } from '../lib/session-info.js'
 import { SmtpServer, type SessionHandler, type SmtpServerOptions } from '../lib/server.js'
 import { deferred } from './helpers/ladder.js'
 import { SocketClient } from './helpers/socket-client.js'

@@ -1,7 +1,7 @@
 import { expect } from 'chai'
 import net from 'node:net'
 import sinon from 'sinon'
-import type { SessionInfo } from '../lib/session.js'
+import type { SessionInfo } from '../lib/session-info.js'
 import type { SmtpProtocol } from '../lib/protocol.js'
 import { SmtpServer, type SessionHandler } from '../lib/server.js'
 import { deferred } from './helpers/ladder.js'

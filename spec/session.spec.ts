@@ -8,7 +8,8 @@ import { fileURLToPath } from 'node:url'
 import { parsePath, type Mailbox } from '../lib/address.js'
 import { MessageBody } from '../lib/message-body.js'
 import type { MailParams } from '../lib/params.js'
-import { Session, type TlsInfo, type TransactionEndReason, type TransactionState } from '../lib/session.js'
+import { Session, type TransactionState } from '../lib/session.js'
+import type { TlsInfo, TransactionEndReason } from '../lib/session-info.js'
 
 const LIB = fileURLToPath(new URL('../../lib/', import.meta.url))
 const TLS: TlsInfo = { protocol: 'TLSv1.3', cipher: 'TLS_AES_128_GCM_SHA256', servername: null, implicit: false }

@@ -3,7 +3,7 @@
 
 import type { Host } from '../host.js'
 import { REPLIES, type Reply } from '../replies.js'
-import type { SessionInfo } from '../session.js'
+import type { SessionInfo } from '../session-info.js'
 
 /** RCPT, DATA or BDAT with no transaction open: 503, asking for HELO first if the client never greeted. */
 export function noTransactionReply(session: SessionInfo): Reply {

@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process'
 import nodemailer from 'nodemailer'
 import { createSelfSignedCertificate } from '../../lib/certificate.js'
 import { SmtpServer } from '../../lib/server.js'
-import type { SessionInfo } from '../../lib/session.js'
+import type { SessionInfo } from '../../lib/session-info.js'
 import { requireTool } from '../helpers/external-tools.js'
 
 const CERT = createSelfSignedCertificate({ altNames: ['localhost', '127.0.0.1'] })

@@ -5,7 +5,7 @@ import { SmtpDriver } from '../../lib/driver.js'
 import { SmtpError } from '../../lib/errors.js'
 import type { SmtpOptions } from '../../lib/options.js'
 import { SmtpProtocol } from '../../lib/protocol.js'
-import type { TlsInfo } from '../../lib/session.js'
+import type { TlsInfo } from '../../lib/session-info.js'
 import { recordEvents } from '../helpers/ladder.js'
 
 const TLS: TlsInfo = { protocol: 'TLSv1.3', cipher: 'TLS_AES_128_GCM_SHA256', servername: null, implicit: false }

@@ -1,7 +1,7 @@
 import { expect } from 'chai'
 import sinon from 'sinon'
 import type { SmtpOptions } from '../../lib/options.js'
-import type { TransactionInfo } from '../../lib/session.js'
+import type { TransactionInfo } from '../../lib/session-info.js'
 import { recordEvents, startAt } from '../helpers/ladder.js'
 import { crlf } from '../helpers/transcript.js'
 

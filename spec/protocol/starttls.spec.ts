@@ -3,7 +3,7 @@ import sinon from 'sinon'
 import { SmtpDriver } from '../../lib/driver.js'
 import type { SmtpOptions } from '../../lib/options.js'
 import { SmtpProtocol } from '../../lib/protocol.js'
-import type { TlsInfo } from '../../lib/session.js'
+import type { TlsInfo } from '../../lib/session-info.js'
 import { deferred, nextTurn, recordEvents } from '../helpers/ladder.js'
 import { crlf } from '../helpers/transcript.js'
 
