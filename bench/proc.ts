@@ -14,6 +14,11 @@ export interface ServerChild {
   readonly stderr: () => string
   /** Asks the child to collect garbage (needs `--expose-gc` and the IPC channel); resolves when done. */
   gc(): Promise<void>
+  /**
+   * Asks the child something over IPC (server-child.ts: 'count' → messages taken, 'mark' → its
+   * monotonic clock in µs) and resolves with the number it answers (NaN without an IPC channel).
+   */
+  ask(request: string): Promise<number>
   /** SIGTERM, then waits for the exit; resolves with the exit code. */
   stop(): Promise<number | null>
 }
@@ -48,17 +53,22 @@ export async function spawnServer(
     void exited.then((code) => reject(new Error(`${script} exited with ${code} before it was ready: ${errors}`)))
   })
   const pid = child.pid ?? 0
+  const ask = (request: string): Promise<number> =>
+    new Promise<number>((resolve) => {
+      if (!child.connected) return resolve(Number.NaN)
+      child.once('message', (reply: unknown) => {
+        const value = typeof reply === 'object' && reply !== null && 'value' in reply ? Number(reply.value) : Number.NaN
+        resolve(value)
+      })
+      child.send(request)
+    })
   return {
     process: child,
     pid,
     port,
     stderr: () => errors,
-    gc: () =>
-      new Promise<void>((resolve) => {
-        if (!child.connected) return resolve()
-        child.once('message', () => resolve())
-        child.send('gc')
-      }),
+    gc: async () => void (await ask('gc')),
+    ask,
     stop: async () => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM')
       return exited
