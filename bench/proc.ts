@@ -2,7 +2,7 @@
 // (Linux), the file-descriptor limit, and a description of the machine.
 
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
-import { readFileSync, writeFileSync } from 'node:fs'
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { cpus } from 'node:os'
 
 /** A server running in a child process, listening on `port`. */
@@ -119,6 +119,37 @@ export function cpuTimeMs(pid: number): number {
   // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / ticksPerSecond
+}
+
+/** CPU time of a process split by thread, in milliseconds. */
+export interface ThreadCpu {
+  /** The main thread (tid = pid): JavaScript, and the system calls it makes. */
+  readonly mainUser: number
+  readonly mainSystem: number
+  /** Every other thread (V8's GC helpers and compiler, libuv's pool, a profiler), user + system. */
+  readonly others: number
+}
+
+/** utime and stime of each thread of `pid` from /proc/<pid>/task/<tid>/stat; threads that ended are not counted. */
+export function threadCpuMs(pid: number): ThreadCpu {
+  cpuTimeMs(pid) // sets ticksPerSecond
+  const times = (path: string): [number, number] => {
+    const stat = readFileSync(path, 'latin1')
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return [(Number(fields[11]) * 1000) / ticksPerSecond, (Number(fields[12]) * 1000) / ticksPerSecond]
+  }
+  const [mainUser, mainSystem] = times(`/proc/${pid}/task/${pid}/stat`)
+  let others = 0
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    if (tid === String(pid)) continue
+    try {
+      const [user, system] = times(`/proc/${pid}/task/${tid}/stat`)
+      others += user + system
+    } catch {
+      // The thread ended while we looked.
+    }
+  }
+  return { mainUser, mainSystem, others }
 }
 
 /** Samples the RSS of `pid` every `everyMs`; `stop()` returns the largest seen. */

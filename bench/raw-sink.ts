@@ -74,10 +74,12 @@ export class SinkSession {
   /** Answers the line that ends at `newline`; switches mode for DATA and BDAT. */
   private command(chunk: Buffer, start: number, newline: number): string {
     let line = chunk
+    let end = newline
     if (this.partial) {
       line = Buffer.concat([this.partial, chunk.subarray(start, newline + 1)])
       this.partial = null
       start = 0
+      end = line.length - 1
     }
     switch (verb(line, start)) {
       case 'EHLO':
@@ -90,7 +92,7 @@ export class SinkSession {
         return GO_AHEAD
       case 'BDAT': {
         // `BDAT <size> [LAST]`: only the size matters.
-        const args = line.toString('latin1', start + 5, start + 40)
+        const args = line.toString('latin1', start + 5, Math.min(end, start + 40))
         this.remaining = Number.parseInt(args, 10) || 0
         this.last = /\sLAST\b/i.test(args)
         // BDAT 0 has nothing to skip: its reply is due now.
