@@ -5,6 +5,9 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { cpus } from 'node:os'
 
+/** How long a child may take to exit after SIGTERM before it is killed. */
+export const STOP_GRACE_MS = 15_000
+
 /** A server running in a child process, listening on `port`. */
 export interface ServerChild {
   readonly process: ChildProcess
@@ -19,7 +22,10 @@ export interface ServerChild {
    * monotonic clock in µs) and resolves with the number it answers (NaN without an IPC channel).
    */
   ask(request: string): Promise<number>
-  /** SIGTERM, then waits for the exit; resolves with the exit code. */
+  /**
+   * SIGTERM, then waits for the exit; resolves with the exit code. A child still there after
+   * STOP_GRACE_MS (a server whose close waits on a connection that never ends) gets SIGKILL.
+   */
   stop(): Promise<number | null>
 }
 
@@ -70,8 +76,14 @@ export async function spawnServer(
     gc: async () => void (await ask('gc')),
     ask,
     stop: async () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM')
-      return exited
+      if (child.exitCode !== null || child.signalCode !== null) return exited
+      child.kill('SIGTERM')
+      const deadline = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS)
+      try {
+        return await exited
+      } finally {
+        clearTimeout(deadline)
+      }
     },
   }
 }
