@@ -168,12 +168,23 @@ export function stackPhase(frames: readonly CallFrame[]): Phase {
   return 'other'
 }
 
+/** The self time of one function in one phase. */
+export interface FunctionTime {
+  /** `name url:line` (url shortened to the part from lib/, bench/ or node_modules/). */
+  readonly name: string
+  readonly phase: Phase
+  us: number
+}
+
 /** Where the time of a profile went. */
 export interface PhaseSummary {
   /** Microseconds of samples per phase (every phase present, 0 when none). */
   readonly phases: ReadonlyMap<Phase, number>
-  /** Microseconds per function (`name url:line`), by self time, for the top list. */
-  readonly functions: ReadonlyMap<string, { phase: Phase; us: number }>
+  /**
+   * Self time per function and phase, for the top list: a function called from two phases (say
+   * Buffer.concat) has an entry for each. Keyed by `phase name url:line`.
+   */
+  readonly functions: ReadonlyMap<string, FunctionTime>
   /** Samples counted (inside the window). */
   readonly samples: number
   /** Sampled microseconds in all, idle included. */
@@ -217,7 +228,7 @@ export function summarise(profile: CpuProfile, window?: Window): PhaseSummary {
     return phase
   }
   const phases = new Map<Phase, number>(PHASES.map((phase) => [phase, 0]))
-  const functions = new Map<string, { phase: Phase; us: number }>()
+  const functions = new Map<string, FunctionTime>()
   let samples = 0
   let totalUs = 0
   let time = profile.startTime
@@ -232,8 +243,9 @@ export function summarise(profile: CpuProfile, window?: Window): PhaseSummary {
     phases.set(phase, (phases.get(phase) ?? 0) + us)
     const frame = byId.get(id)?.callFrame
     if (frame) {
-      const key = `${frame.functionName || '(anonymous)'} ${shortUrl(frame.url)}${frame.url ? `:${frame.lineNumber + 1}` : ''}`
-      const entry = functions.get(key) ?? { phase, us: 0 }
+      const name = `${frame.functionName || '(anonymous)'}${frame.url ? ` ${shortUrl(frame.url)}:${frame.lineNumber + 1}` : ''}`
+      const key = `${phase} ${name}`
+      const entry = functions.get(key) ?? { name, phase, us: 0 }
       entry.us += us
       functions.set(key, entry)
     }
@@ -318,13 +330,13 @@ export function formatPhases(columns: readonly ProfileColumn[]): string[] {
 /** The `limit` functions with the most self time (idle left out), as `µs/msg  %  phase  function`. */
 export function formatTopFunctions(column: ProfileColumn, limit: number): string[] {
   const busy = busyUs(column.summary)
-  return [...column.summary.functions.entries()]
-    .filter(([, entry]) => entry.phase !== 'idle')
-    .sort((a, b) => b[1].us - a[1].us)
+  return [...column.summary.functions.values()]
+    .filter((entry) => entry.phase !== 'idle')
+    .sort((a, b) => b.us - a.us)
     .slice(0, limit)
-    .map(([name, entry]) => {
+    .map((entry) => {
       const perMessage = (entry.us / column.messages).toFixed(1).padStart(6)
       const share = (busy > 0 ? (100 * entry.us) / busy : 0).toFixed(1).padStart(5)
-      return `${perMessage} µs/msg ${share}%  ${entry.phase.padEnd(31)} ${name}`
+      return `${perMessage} µs/msg ${share}%  ${entry.phase.padEnd(31)} ${entry.name}`
     })
 }

@@ -112,7 +112,35 @@ describe('bench: profile summary', () => {
     })
     expect(summary.samples).to.equal(10)
     expect(summary.totalUs).to.equal(545)
-    expect(summary.functions.get(`read dist/lib/line-reader.js:34`)).to.deep.equal({ phase: 'framing, parsing', us: 5 })
+    expect(summary.functions.get('framing, parsing read dist/lib/line-reader.js:34')).to.deep.equal({
+      name: 'read dist/lib/line-reader.js:34',
+      phase: 'framing, parsing',
+      us: 5,
+    })
+    expect(summary.functions.get('framing, parsing indexOf')?.us).to.equal(30)
+  })
+
+  it('keeps one top-list entry per function and phase', () => {
+    // Buffer.concat's copy under the DATA reader and under the bench's own code: two entries.
+    const concat = (id: number): { id: number; callFrame: CallFrame } => ({ id, callFrame: frame('_copyActual', 'node:buffer', 240) })
+    const profile: CpuProfile = {
+      nodes: [
+        { id: 1, callFrame: frame('(root)'), children: [2, 4] },
+        { id: 2, callFrame: frame('fireChunk', `${LIB}/commands/data.js`, 132), children: [3] },
+        concat(3),
+        { id: 4, callFrame: frame('main', 'file:///w/dist/bench/core.js', 9), children: [5] },
+        concat(5),
+      ],
+      startTime: 0,
+      samples: [5, 3, 3],
+      timeDeltas: [1, 1, 1],
+      endTime: 4,
+    }
+    const entries = [...summarise(profile).functions.values()].map((entry) => [entry.phase, entry.name, entry.us])
+    expect(entries).to.deep.equal([
+      ['other', '_copyActual node:buffer:241', 1],
+      ['DATA / BDAT body', '_copyActual node:buffer:241', 2],
+    ])
   })
 
   it('counts only the samples taken inside a window', () => {
