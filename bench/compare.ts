@@ -1,322 +1,367 @@
-// Issue 7's benchmark (`npm run bench`): the same load against smtpwire, nodemailer's smtp-server
-// and a raw canned-reply sink, each in its own child process, with the load generator in this one.
-// Case 1: many small pipelined messages (messages/s). Case 2: one large message (bytes/s, RSS growth).
+// The socket benchmark (`npm run bench`, issues 7 and 15): the same load against smtpwire,
+// nodemailer's smtp-server, a raw canned-reply Node sink and Postfix's smtp-sink (C), each in its
+// own process, one loaded at a time, repeats interleaved across servers (A B C D A B C D …) so a
+// burst of machine noise hits them all. Case 1: many small messages, from our pipelining load
+// driver and from Postfix's smtp-source (sessions kept with -d, and one connection per message).
+// Case 2: one large message through DATA and BDAT. Tables and targets: compare-report.ts.
 
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
+import {
+  formatCompare,
+  LABELS,
+  median,
+  spread,
+  type CompareResult,
+  type LargeResult,
+  type ServerName,
+  type SmallLoad,
+  type SmallLoadSettings,
+  type SmallResult,
+} from './compare-report.js'
 import { makeMessage } from './messages.js'
-import { cpuTimeMs, machine, memoryStatus, mib, resetPeak, sampleRss, spawnServer, type ServerChild } from './proc.js'
+import { findPostfixTool, POSTFIX_INSTALL, runSmtpSource, startSmtpSink } from './postfix.js'
+import { cpuTimeMs, machine, memoryStatus, mib, resetPeak, sampleRss, spawnServer } from './proc.js'
 import { SERVER_KINDS, type ServerKind } from './server-child.js'
-import { runLoad, runSession, type LoadResult } from './smtp-client.js'
+import { runLoad, runSession } from './smtp-client.js'
 
 const CHILD = fileURLToPath(new URL('./server-child.js', import.meta.url))
-const NAMES: Record<ServerKind, string> = { smtpwire: 'smtpwire', 'smtp-server': 'smtp-server', raw: 'raw sink' }
 // Case 2 warms each server up with a few messages this large: the JIT needs tens of MiB to settle.
 const WARM_UP_SIZE = 32 * 1024 * 1024
+const ALL_SERVERS: readonly ServerName[] = [...SERVER_KINDS, 'smtp-sink']
+const ALL_LOADS: readonly SmallLoad[] = ['ours', 'source-keep', 'source-per-connection']
 
 /** What to run. */
 export interface CompareSettings {
   /** Runs per measurement; the median is reported. */
   readonly repeat: number
-  /** Case 1: messages in all, their size, and the sessions sending them at once. */
-  readonly messages: number
-  readonly size: number
-  readonly sessions: number
+  readonly cases: ReadonlySet<'small' | 'large'>
+  readonly servers: readonly ServerName[]
+  /** Case 1's loads, each with its size. */
+  readonly loads: Partial<Record<SmallLoad, SmallLoadSettings>>
+  /** Messages each server gets from a load before it is measured (JIT warm-up), per load. */
+  readonly warmUp: Partial<Record<SmallLoad, number>>
   /** Case 2: the large message's size in octets. */
   readonly largeSize: number
-  readonly cases: ReadonlySet<'small' | 'large'>
-  readonly servers: readonly ServerKind[]
+  /** Paths of Postfix's programs, or null when missing (their loads and server are skipped). */
+  readonly smtpSource: string | null
+  readonly smtpSink: string | null
 }
 
-/** The median of the runs, and their smallest and largest value. */
-export interface Spread {
-  readonly median: number
-  readonly min: number
-  readonly max: number
+/** A server under test, whatever runs it. */
+interface Running {
+  readonly name: ServerName
+  readonly pid: number
+  readonly port: number
+  /** Collects garbage before a measurement (Node servers; a no-op for smtp-sink). */
+  gc(): Promise<void>
+  /** Messages the server took so far. */
+  messages(): Promise<number>
+  stderr(): string
+  stop(): Promise<void>
 }
 
-/** Case 1, one server: medians over the runs. */
-export interface SmallResult {
-  readonly server: ServerKind
-  readonly messagesPerSecond: Spread
+async function start(name: ServerName, settings: CompareSettings): Promise<Running> {
+  if (name === 'smtp-sink') {
+    if (!settings.smtpSink) throw new Error('smtp-sink is not installed')
+    const sink = await startSmtpSink(settings.smtpSink)
+    return {
+      name,
+      pid: sink.pid,
+      port: sink.port,
+      gc: () => Promise.resolve(),
+      messages: () => Promise.resolve(sink.messages()),
+      stderr: () => sink.stderr(),
+      stop: () => sink.stop(),
+    }
+  }
+  const kind: ServerKind = name
+  // --expose-gc, to collect before measuring.
+  const child = await spawnServer(CHILD, [kind], /listening on (\d+)/, ['--expose-gc'])
+  return {
+    name,
+    pid: child.pid,
+    port: child.port,
+    gc: () => child.gc(),
+    messages: () => child.ask('count'),
+    stderr: () => child.stderr(),
+    stop: async () => void (await child.stop()),
+  }
+}
+
+/** Starts every server (one at a time), runs `body`, and stops them all, whatever happens. */
+async function withServers<T>(names: readonly ServerName[], settings: CompareSettings, body: (servers: Running[]) => Promise<T>): Promise<T> {
+  const servers: Running[] = []
+  try {
+    for (const name of names) servers.push(await start(name, settings))
+    return await body(servers)
+  } finally {
+    for (const server of servers) await server.stop()
+  }
+}
+
+/** One measured run of case 1. */
+interface SmallRun {
+  /** Messages sent (our driver rounds up to whole sessions). */
+  readonly sent: number
+  readonly messagesPerSecond: number
+  readonly serverCpuUs: number
   readonly p50Ms: number
   readonly p99Ms: number
-  /** CPU time the server process used per message, in microseconds (all its threads). */
-  readonly serverCpuUs: number
-  /** Messages without a 2xx in all runs. */
-  readonly failures: number
+  readonly failure: string | null
 }
 
-/** Case 2, one server and one way of sending: medians over the runs. */
-export interface LargeResult {
-  readonly server: ServerKind
-  readonly mode: 'DATA' | 'BDAT'
-  /** Of the runs whose message was accepted. */
-  readonly bytesPerSecond: Spread
-  /** Peak RSS of the server process while it took the message, minus its RSS before, in octets. */
-  readonly rssGrowth: number
-  /** CPU time the server process used for the message, in ms (all its threads). */
-  readonly serverCpuMs: number
-  /** Replies of runs whose message did not get a 2xx. */
-  readonly failures: readonly string[]
-}
-
-/** Everything one run of the benchmark measured. */
-export interface CompareResult {
-  readonly machine: string
-  readonly settings: CompareSettings
-  readonly small: readonly SmallResult[]
-  readonly large: readonly LargeResult[]
-}
-
-/** The median of some numbers (NaN for none). */
-export function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b)
-  if (sorted.length === 0) return Number.NaN
-  const middle = sorted.length >> 1
-  if (sorted.length % 2 === 1) return sorted[middle] ?? Number.NaN
-  return ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2
-}
-
-function spread(values: readonly number[]): Spread {
-  return { median: median(values), min: Math.min(...values), max: Math.max(...values) }
-}
-
-/** Runs `run` against a fresh server process of `kind` (`--expose-gc`, to collect before measuring). */
-async function withServer<T>(kind: ServerKind, run: (child: ServerChild) => Promise<T>): Promise<T> {
-  const child = await spawnServer(CHILD, [kind], /listening on (\d+)/, ['--expose-gc'])
-  try {
-    return await run(child)
-  } finally {
-    await child.stop()
-  }
-}
-
-/** Case 1 against one server, once: a warm-up, then the timed load. */
-function smallRun(kind: ServerKind, settings: CompareSettings, bodies: readonly Buffer[]) {
-  return withServer(kind, async (child) => {
-    const load = (perSession: number): Promise<LoadResult> =>
-      runLoad({
-        host: '127.0.0.1',
-        port: child.port,
-        sessions: settings.sessions,
-        messagesPerSession: perSession,
-        makeMessage: (index) => bodies[index % bodies.length] ?? Buffer.alloc(0),
-      })
-    // JIT warm-up, so every server is measured at speed.
-    await load(50)
-    await child.gc()
-    const cpuBefore = cpuTimeMs(child.pid)
-    const result = await load(Math.ceil(settings.messages / settings.sessions))
-    return { ...result, serverCpuUs: ((cpuTimeMs(child.pid) - cpuBefore) * 1000) / result.messages }
-  })
-}
-
-/** Case 2 against one server, once: the large message's throughput and the server's RSS growth. */
-function largeRun(kind: ServerKind, bdat: boolean, message: Buffer, warmUp: Buffer) {
-  return withServer(kind, async (child) => {
-    const send = (body: Buffer) => runSession({ host: '127.0.0.1', port: child.port, messages: [body], bdat })
-    for (let run = 0; run < 3; run++) await send(warmUp)
-    await child.gc()
-    // VmHWM from here on, if the kernel lets us reset it; the samples cover the case where it does not.
-    const reset = resetPeak(child.pid)
-    const before = memoryStatus(child.pid).rss
-    const cpuBefore = cpuTimeMs(child.pid)
-    const sampler = sampleRss(child.pid, 20)
-    const { results } = await send(message)
-    const sampled = sampler.stop()
-    const serverCpuMs = cpuTimeMs(child.pid) - cpuBefore
-    const peak = reset ? Math.max(memoryStatus(child.pid).peak, sampled) : sampled
-    const result = results[0]
-    return {
-      ok: result?.ok ?? false,
-      reply: result?.reply ?? 'no result',
-      bytesPerSecond: result ? message.length / (result.latencyMs / 1000) : 0,
-      rssGrowth: peak - before,
-      serverCpuMs,
-    }
-  })
-}
-
-async function smallCase(settings: CompareSettings, progress: (line: string) => void): Promise<SmallResult[]> {
-  const bodies = Array.from({ length: settings.messages }, (_, id) => makeMessage(id, settings.size))
-  const results: SmallResult[] = []
-  for (const kind of settings.servers) {
-    const runs = []
-    for (let run = 1; run <= settings.repeat; run++) {
-      const result = await smallRun(kind, settings, bodies)
-      const rate = result.messagesPerSecond.toFixed(0)
-      progress(`case 1  ${NAMES[kind].padEnd(11)} run ${run}: ${rate} messages/s, ${result.failed} failed`)
-      runs.push(result)
-    }
-    results.push({
-      server: kind,
-      messagesPerSecond: spread(runs.map((r) => r.messagesPerSecond)),
-      p50Ms: median(runs.map((r) => r.p50Ms)),
-      p99Ms: median(runs.map((r) => r.p99Ms)),
-      serverCpuUs: median(runs.map((r) => r.serverCpuUs)),
-      failures: runs.reduce((sum, r) => sum + r.failed, 0),
+/** Sends `messages` messages of `load` to `server`; resolves with messages/s, latencies and what failed. */
+async function drive(
+  load: SmallLoad,
+  server: Running,
+  shape: SmallLoadSettings,
+  messages: number,
+  bodies: readonly Buffer[],
+  smtpSource: string | null,
+): Promise<Omit<SmallRun, 'serverCpuUs'>> {
+  if (load === 'ours') {
+    const result = await runLoad({
+      host: '127.0.0.1',
+      port: server.port,
+      sessions: shape.sessions,
+      messagesPerSession: Math.ceil(messages / shape.sessions),
+      makeMessage: (index) => bodies[index % bodies.length] ?? Buffer.alloc(0),
     })
+    const firstError = [...result.errors.keys()][0]
+    return {
+      sent: result.messages,
+      messagesPerSecond: result.messagesPerSecond,
+      p50Ms: result.p50Ms,
+      p99Ms: result.p99Ms,
+      failure: result.failed > 0 ? `${result.failed} messages refused or lost${firstError ? ` (${firstError})` : ''}` : null,
+    }
   }
-  return results
+  if (!smtpSource) throw new Error('smtp-source is not installed')
+  const result = await runSmtpSource(smtpSource, {
+    port: server.port,
+    sessions: shape.sessions,
+    size: shape.size,
+    messages,
+    keep: load === 'source-keep',
+  })
+  return {
+    sent: messages,
+    messagesPerSecond: messages / (result.elapsedMs / 1000),
+    p50Ms: Number.NaN,
+    p99Ms: Number.NaN,
+    failure: result.failure,
+  }
+}
+
+/** Messages the client thinks it delivered must match what the server counted. */
+async function counted(server: Running, before: number, expected: number, failure: string | null): Promise<string | null> {
+  if (failure) return failure
+  const got = (await server.messages()) - before
+  return got === expected ? null : `${LABELS[server.name]} counted ${got} of ${expected} messages`
+}
+
+async function smallLoad(
+  load: SmallLoad,
+  settings: CompareSettings,
+  progress: (line: string) => void,
+): Promise<SmallResult[]> {
+  const shape = settings.loads[load]
+  if (!shape) return []
+  // smtp-sink only under smtp-source: our driver's pipelined load is the Node servers' case.
+  const names = settings.servers.filter((name) => name !== 'smtp-sink' || load !== 'ours')
+  const bodies = load === 'ours' ? Array.from({ length: 1000 }, (_, id) => makeMessage(id, shape.size)) : []
+  const warmUp = settings.warmUp[load] ?? 0
+  return withServers(names, settings, async (servers) => {
+    for (const server of servers) {
+      if (warmUp === 0) break
+      const result = await drive(load, server, shape, warmUp, bodies, settings.smtpSource)
+      if (result.failure) progress(`warm-up ${LABELS[server.name]} (${load}): ${result.failure}`)
+    }
+    const runs = new Map<ServerName, SmallRun[]>(servers.map((server) => [server.name, []]))
+    for (let run = 1; run <= settings.repeat; run++) {
+      for (const server of servers) {
+        await server.gc()
+        const countBefore = await server.messages()
+        const cpuBefore = cpuTimeMs(server.pid)
+        const result = await drive(load, server, shape, shape.messages, bodies, settings.smtpSource)
+        const serverCpuUs = ((cpuTimeMs(server.pid) - cpuBefore) * 1000) / result.sent
+        const failure = await counted(server, countBefore, result.sent, result.failure)
+        runs.get(server.name)?.push({ ...result, serverCpuUs, failure })
+        const shown = failure ? `FAILED: ${failure}` : `${result.messagesPerSecond.toFixed(0)} messages/s, ${serverCpuUs.toFixed(0)} µs CPU/msg`
+        progress(`case 1 ${load.padEnd(21)} ${LABELS[server.name].padEnd(13)} run ${run}: ${shown}`)
+      }
+    }
+    return servers.map((server): SmallResult => {
+      const mine = runs.get(server.name) ?? []
+      const good = mine.filter((r) => r.failure === null)
+      return {
+        server: server.name,
+        load,
+        messagesPerSecond: spread(good.map((r) => r.messagesPerSecond)),
+        serverCpuUs: spread(good.map((r) => r.serverCpuUs)),
+        p50Ms: median(good.map((r) => r.p50Ms)),
+        p99Ms: median(good.map((r) => r.p99Ms)),
+        failures: mine.flatMap((r) => (r.failure ? [r.failure] : [])),
+      }
+    })
+  })
+}
+
+/** Case 2 against one server, once: the large message's throughput, CPU and RSS growth. */
+async function largeRun(server: Running, bdat: boolean, message: Buffer) {
+  await server.gc()
+  // VmHWM from here on, if the kernel lets us reset it; the samples cover the case where it does not.
+  const reset = resetPeak(server.pid)
+  const before = memoryStatus(server.pid).rss
+  const cpuBefore = cpuTimeMs(server.pid)
+  const sampler = sampleRss(server.pid, 20)
+  const { results, error } = await runSession({ host: '127.0.0.1', port: server.port, messages: [message], bdat })
+  const sampled = sampler.stop()
+  const serverCpuMs = cpuTimeMs(server.pid) - cpuBefore
+  const peak = reset ? Math.max(memoryStatus(server.pid).peak, sampled) : sampled
+  const result = results[0]
+  return {
+    ok: result?.ok ?? false,
+    reply: result?.reply ?? error ?? 'no result',
+    bytesPerSecond: result ? message.length / (result.latencyMs / 1000) : 0,
+    rssGrowth: peak - before,
+    serverCpuMs,
+  }
+}
+
+/** smtp-server and smtp-sink do not implement CHUNKING. */
+function modesOf(name: ServerName): Array<'DATA' | 'BDAT'> {
+  return name === 'smtp-server' || name === 'smtp-sink' ? ['DATA'] : ['DATA', 'BDAT']
 }
 
 async function largeCase(settings: CompareSettings, progress: (line: string) => void): Promise<LargeResult[]> {
   const message = makeMessage(0, settings.largeSize)
   const warmUp = makeMessage(1, Math.min(settings.largeSize, WARM_UP_SIZE))
-  const results: LargeResult[] = []
-  for (const kind of settings.servers) {
-    // smtp-server does not implement CHUNKING.
-    const modes: Array<'DATA' | 'BDAT'> = kind === 'smtp-server' ? ['DATA'] : ['DATA', 'BDAT']
-    for (const mode of modes) {
-      const runs = []
-      for (let run = 1; run <= settings.repeat; run++) {
-        const result = await largeRun(kind, mode === 'BDAT', message, warmUp)
-        const shown = result.ok ? `${(result.bytesPerSecond / 1e6).toFixed(0)} MB/s` : `failed: ${result.reply}`
-        progress(`case 2  ${NAMES[kind].padEnd(11)} ${mode} run ${run}: ${shown}, RSS +${mib(result.rssGrowth)} MiB`)
-        runs.push(result)
+  return withServers(settings.servers, settings, async (servers) => {
+    for (const server of servers) {
+      for (const mode of modesOf(server.name)) {
+        for (let run = 0; run < 3; run++) await runSession({ host: '127.0.0.1', port: server.port, messages: [warmUp], bdat: mode === 'BDAT' })
       }
-      results.push({
-        server: kind,
-        mode,
-        bytesPerSecond: spread(runs.filter((r) => r.ok).map((r) => r.bytesPerSecond)),
-        rssGrowth: median(runs.map((r) => r.rssGrowth)),
-        serverCpuMs: median(runs.map((r) => r.serverCpuMs)),
-        failures: runs.filter((r) => !r.ok).map((r) => r.reply),
-      })
     }
-  }
-  return results
+    type Run = Awaited<ReturnType<typeof largeRun>>
+    const runs = new Map<string, Run[]>()
+    for (let run = 1; run <= settings.repeat; run++) {
+      for (const server of servers) {
+        for (const mode of modesOf(server.name)) {
+          const result = await largeRun(server, mode === 'BDAT', message)
+          const key = `${server.name} ${mode}`
+          runs.set(key, [...(runs.get(key) ?? []), result])
+          const shown = result.ok ? `${(result.bytesPerSecond / 1e6).toFixed(0)} MB/s` : `failed: ${result.reply}`
+          progress(`case 2 ${LABELS[server.name].padEnd(13)} ${mode} run ${run}: ${shown}, ${result.serverCpuMs.toFixed(0)} ms CPU, RSS +${mib(result.rssGrowth)} MiB`)
+        }
+      }
+    }
+    return servers.flatMap((server) =>
+      modesOf(server.name).map((mode): LargeResult => {
+        const mine = runs.get(`${server.name} ${mode}`) ?? []
+        return {
+          server: server.name,
+          mode,
+          bytesPerSecond: spread(mine.filter((r) => r.ok).map((r) => r.bytesPerSecond)),
+          rssGrowth: median(mine.map((r) => r.rssGrowth)),
+          serverCpuMs: median(mine.map((r) => r.serverCpuMs)),
+          failures: mine.filter((r) => !r.ok).map((r) => r.reply),
+        }
+      }),
+    )
+  })
 }
 
 /** Runs the cases; `progress` gets a line per run. */
-export async function runCompare(
-  settings: CompareSettings,
-  progress: (line: string) => void = () => undefined,
-): Promise<CompareResult> {
-  const small = settings.cases.has('small') ? await smallCase(settings, progress) : []
-  const large = settings.cases.has('large') ? await largeCase(settings, progress) : []
-  return { machine: machine(), settings, small, large }
-}
-
-function ratio(a: number | undefined, b: number | undefined): string {
-  return a === undefined || b === undefined || !Number.isFinite(a / b) ? 'n/a' : `${(a / b).toFixed(2)}×`
-}
-
-function range({ min, max }: Spread, scale = 1): string {
-  return Number.isFinite(min) ? `${(min / scale).toFixed(0)}–${(max / scale).toFixed(0)}` : ''
-}
-
-/** Aligned columns: the first left, the rest right. */
-function table(header: readonly string[], rows: ReadonlyArray<readonly string[]>): string[] {
-  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => (row[column] ?? '').length)))
-  const pad = (cell: string, column: number): string => {
-    const width = widths[column] ?? 0
-    return column === 0 ? cell.padEnd(width) : cell.padStart(width)
+export async function runCompare(settings: CompareSettings, progress: (line: string) => void = () => undefined): Promise<CompareResult> {
+  const notes: string[] = []
+  let loads = { ...settings.loads }
+  let servers = [...settings.servers]
+  if (!settings.smtpSource && (loads['source-keep'] || loads['source-per-connection'])) {
+    notes.push(`smtp-source not found: its loads are skipped (install with: ${POSTFIX_INSTALL})`)
+    delete loads['source-keep']
+    delete loads['source-per-connection']
   }
-  return [header, ...rows].map((cells) => cells.map(pad).join('  ').trimEnd())
-}
-
-function formatSmall(result: CompareResult): string[] {
-  const { settings } = result
-  const rows = result.small.map((r) => [
-    NAMES[r.server],
-    r.messagesPerSecond.median.toFixed(0),
-    range(r.messagesPerSecond),
-    r.p50Ms.toFixed(2),
-    r.p99Ms.toFixed(2),
-    r.serverCpuUs.toFixed(0),
-    String(r.failures),
-  ])
-  const rate = (kind: ServerKind): number | undefined =>
-    result.small.find((r) => r.server === kind)?.messagesPerSecond.median
-  return [
-    `case 1: ${settings.messages} messages of ${settings.size} octets, ${settings.sessions} pipelining sessions`,
-    ...table(['server', 'messages/s', '(range)', 'p50 ms', 'p99 ms', 'server CPU µs/msg', 'failed'], rows),
-    `ratios (messages/s): smtpwire/smtp-server ${ratio(rate('smtpwire'), rate('smtp-server'))}, ` +
-      `smtpwire/raw ${ratio(rate('smtpwire'), rate('raw'))}`,
-  ]
-}
-
-function formatLarge(result: CompareResult): string[] {
-  const rows = result.large.map((r) => [
-    NAMES[r.server],
-    r.mode,
-    Number.isNaN(r.bytesPerSecond.median) ? 'failed' : (r.bytesPerSecond.median / 1e6).toFixed(0),
-    range(r.bytesPerSecond, 1e6),
-    mib(r.rssGrowth),
-    r.serverCpuMs.toFixed(0),
-    r.failures.length > 0 ? `${r.failures.length} failed: ${r.failures[0]}` : '',
-  ])
-  const rate = (kind: ServerKind, mode: 'DATA' | 'BDAT'): number | undefined =>
-    result.large.find((r) => r.server === kind && r.mode === mode)?.bytesPerSecond.median
-  return [
-    `case 2: one message of ${mib(result.settings.largeSize)} MiB`,
-    ...table(['server', 'mode', 'MB/s', '(range)', 'peak RSS growth MiB', 'server CPU ms', ''], rows),
-    `ratios (bytes/s): DATA smtpwire/smtp-server ${ratio(rate('smtpwire', 'DATA'), rate('smtp-server', 'DATA'))}, ` +
-      `DATA smtpwire/raw ${ratio(rate('smtpwire', 'DATA'), rate('raw', 'DATA'))}, ` +
-      `BDAT smtpwire/raw ${ratio(rate('smtpwire', 'BDAT'), rate('raw', 'BDAT'))}`,
-  ]
-}
-
-/** The results as printed: machine, a table per case, and the ratios. */
-export function formatCompare(result: CompareResult): string {
-  const out = [
-    `machine: ${result.machine}`,
-    `median of ${result.settings.repeat} runs; each server in a fresh process, the load generator in this one`,
-  ]
-  if (result.small.length > 0) out.push('', ...formatSmall(result))
-  if (result.large.length > 0) out.push('', ...formatLarge(result))
-  return `${out.join('\n')}\n`
+  if (!settings.smtpSink && servers.includes('smtp-sink')) {
+    notes.push(`smtp-sink not found: that server is skipped (install with: ${POSTFIX_INSTALL})`)
+    servers = servers.filter((name) => name !== 'smtp-sink')
+  }
+  if (!settings.cases.has('small')) loads = {}
+  const effective: CompareSettings = { ...settings, loads, servers }
+  const small: SmallResult[] = []
+  for (const load of ALL_LOADS) small.push(...(await smallLoad(load, effective, progress)))
+  const large = settings.cases.has('large') ? await largeCase(effective, progress) : []
+  return { machine: machine(), repeat: settings.repeat, loads, largeSize: settings.largeSize, notes, small, large }
 }
 
 /**
- * The command line: `[--repeat 3] [--messages 10000] [--size 4096] [--sessions 20] [--large-mib 256]
- * [--case small|large]… [--server smtpwire|smtp-server|raw]…`. Exported so another script (the
- * core benchmark, say) can run it before or after its own cases; resolves with the exit code.
+ * The command line: `[--repeat 3] [--case small|large]… [--client ours|smtp-source]…
+ * [--server smtpwire|smtp-server|raw|smtp-sink]… [--messages 10000] [--sessions 20] [--size 4096]
+ * [--source-messages 20000] [--source-sessions 50] [--source-connection-messages 5000]
+ * [--source-mode keep|per-connection]… [--large-mib 256]`. Exported so another script can run it;
+ * resolves with the exit code (1 when any run failed).
  */
 export async function main(argv: readonly string[]): Promise<number> {
   const { values } = parseArgs({
     args: [...argv],
     options: {
       repeat: { type: 'string', default: '3' },
+      case: { type: 'string', multiple: true },
+      client: { type: 'string', multiple: true },
+      server: { type: 'string', multiple: true },
       messages: { type: 'string', default: '10000' },
       size: { type: 'string', default: '4096' },
       sessions: { type: 'string', default: '20' },
+      'source-messages': { type: 'string', default: '20000' },
+      'source-sessions': { type: 'string', default: '50' },
+      'source-connection-messages': { type: 'string', default: '5000' },
+      'source-mode': { type: 'string', multiple: true },
       'large-mib': { type: 'string', default: '256' },
-      case: { type: 'string', multiple: true },
-      server: { type: 'string', multiple: true },
     },
     strict: true,
   })
-  const count = (name: 'repeat' | 'messages' | 'size' | 'sessions' | 'large-mib'): number => {
+  type Counted = 'repeat' | 'messages' | 'size' | 'sessions' | 'source-messages' | 'source-sessions' | 'source-connection-messages' | 'large-mib'
+  const count = (name: Counted): number => {
     const value = Number(values[name])
     if (Number.isSafeInteger(value) && value > 0) return value
     throw new Error(`--${name} must be a positive whole number, got ${values[name]}`)
   }
-  const cases = new Set<'small' | 'large'>()
-  for (const name of values.case ?? ['small', 'large']) {
-    if (name !== 'small' && name !== 'large') throw new Error(`--case is small or large, got ${name}`)
-    cases.add(name)
+  const oneOf = <T extends string>(option: string, given: readonly string[] | undefined, known: readonly T[]): T[] =>
+    (given ?? known).map((name) => {
+      const found = known.find((k) => k === name)
+      if (!found) throw new Error(`--${option} is one of ${known.join(', ')}, got ${name}`)
+      return found
+    })
+  const cases = new Set(oneOf('case', values.case, ['small', 'large'] as const))
+  const clients = new Set(oneOf('client', values.client, ['ours', 'smtp-source'] as const))
+  const modes = new Set(oneOf('source-mode', values['source-mode'], ['keep', 'per-connection'] as const))
+  const servers = oneOf('server', values.server, ALL_SERVERS)
+  const size = count('size')
+  const loads: Partial<Record<SmallLoad, SmallLoadSettings>> = {}
+  if (clients.has('ours')) loads.ours = { messages: count('messages'), sessions: count('sessions'), size }
+  if (clients.has('smtp-source') && modes.has('keep')) {
+    loads['source-keep'] = { messages: count('source-messages'), sessions: count('source-sessions'), size }
   }
-  const servers: ServerKind[] = []
-  for (const name of values.server ?? SERVER_KINDS) {
-    const kind = SERVER_KINDS.find((known) => known === name)
-    if (!kind) throw new Error(`--server is one of ${SERVER_KINDS.join(', ')}, got ${name}`)
-    servers.push(kind)
+  if (clients.has('smtp-source') && modes.has('per-connection')) {
+    loads['source-per-connection'] = { messages: count('source-connection-messages'), sessions: count('source-sessions'), size }
   }
   const settings: CompareSettings = {
     repeat: count('repeat'),
-    messages: count('messages'),
-    size: count('size'),
-    sessions: count('sessions'),
-    largeSize: count('large-mib') * 1024 * 1024,
     cases,
     servers,
+    loads,
+    // Enough for V8 to optimise the hot paths; each load warms up with its own client.
+    warmUp: { ours: 20 * 50, 'source-keep': 2000, 'source-per-connection': 1000 },
+    largeSize: count('large-mib') * 1024 * 1024,
+    smtpSource: findPostfixTool('smtp-source'),
+    smtpSink: findPostfixTool('smtp-sink'),
   }
+  const started = Date.now()
   const result = await runCompare(settings, (line) => process.stderr.write(`${line}\n`))
   process.stdout.write(formatCompare(result))
-  const failed = result.small.some((r) => r.failures > 0) || result.large.some((r) => r.failures.length > 0)
+  process.stdout.write(`(compare.ts took ${((Date.now() - started) / 1000).toFixed(0)} s)\n`)
+  const failed = result.small.some((r) => r.failures.length > 0) || result.large.some((r) => r.failures.length > 0)
   return failed ? 1 : 0
 }
 

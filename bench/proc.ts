@@ -2,8 +2,11 @@
 // (Linux), the file-descriptor limit, and a description of the machine.
 
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
-import { readFileSync, writeFileSync } from 'node:fs'
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { cpus } from 'node:os'
+
+/** How long a child may take to exit after SIGTERM before it is killed. */
+export const STOP_GRACE_MS = 15_000
 
 /** A server running in a child process, listening on `port`. */
 export interface ServerChild {
@@ -14,7 +17,15 @@ export interface ServerChild {
   readonly stderr: () => string
   /** Asks the child to collect garbage (needs `--expose-gc` and the IPC channel); resolves when done. */
   gc(): Promise<void>
-  /** SIGTERM, then waits for the exit; resolves with the exit code. */
+  /**
+   * Asks the child something over IPC (server-child.ts: 'count' → messages taken, 'mark' → its
+   * monotonic clock in µs) and resolves with the number it answers (NaN without an IPC channel).
+   */
+  ask(request: string): Promise<number>
+  /**
+   * SIGTERM, then waits for the exit; resolves with the exit code. A child still there after
+   * STOP_GRACE_MS (a server whose close waits on a connection that never ends) gets SIGKILL.
+   */
   stop(): Promise<number | null>
 }
 
@@ -48,20 +59,31 @@ export async function spawnServer(
     void exited.then((code) => reject(new Error(`${script} exited with ${code} before it was ready: ${errors}`)))
   })
   const pid = child.pid ?? 0
+  const ask = (request: string): Promise<number> =>
+    new Promise<number>((resolve) => {
+      if (!child.connected) return resolve(Number.NaN)
+      child.once('message', (reply: unknown) => {
+        const value = typeof reply === 'object' && reply !== null && 'value' in reply ? Number(reply.value) : Number.NaN
+        resolve(value)
+      })
+      child.send(request)
+    })
   return {
     process: child,
     pid,
     port,
     stderr: () => errors,
-    gc: () =>
-      new Promise<void>((resolve) => {
-        if (!child.connected) return resolve()
-        child.once('message', () => resolve())
-        child.send('gc')
-      }),
+    gc: async () => void (await ask('gc')),
+    ask,
     stop: async () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM')
-      return exited
+      if (child.exitCode !== null || child.signalCode !== null) return exited
+      child.kill('SIGTERM')
+      const deadline = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS)
+      try {
+        return await exited
+      } finally {
+        clearTimeout(deadline)
+      }
     },
   }
 }
@@ -109,6 +131,37 @@ export function cpuTimeMs(pid: number): number {
   // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / ticksPerSecond
+}
+
+/** CPU time of a process split by thread, in milliseconds. */
+export interface ThreadCpu {
+  /** The main thread (tid = pid): JavaScript, and the system calls it makes. */
+  readonly mainUser: number
+  readonly mainSystem: number
+  /** Every other thread (V8's GC helpers and compiler, libuv's pool, a profiler), user + system. */
+  readonly others: number
+}
+
+/** utime and stime of each thread of `pid` from /proc/<pid>/task/<tid>/stat; threads that ended are not counted. */
+export function threadCpuMs(pid: number): ThreadCpu {
+  cpuTimeMs(pid) // sets ticksPerSecond
+  const times = (path: string): [number, number] => {
+    const stat = readFileSync(path, 'latin1')
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return [(Number(fields[11]) * 1000) / ticksPerSecond, (Number(fields[12]) * 1000) / ticksPerSecond]
+  }
+  const [mainUser, mainSystem] = times(`/proc/${pid}/task/${pid}/stat`)
+  let others = 0
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    if (tid === String(pid)) continue
+    try {
+      const [user, system] = times(`/proc/${pid}/task/${tid}/stat`)
+      others += user + system
+    } catch {
+      // The thread ended while we looked.
+    }
+  }
+  return { mainUser, mainSystem, others }
 }
 
 /** Samples the RSS of `pid` every `everyMs`; `stop()` returns the largest seen. */

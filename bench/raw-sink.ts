@@ -31,6 +31,9 @@ export class SinkSession {
   private remaining = 0
   /** True once QUIT was answered: the caller closes the connection. */
   quit = false
+  /** Messages taken so far: DATA ended, or the BDAT LAST chunk read. */
+  messages = 0
+  private last = false
 
   /** The greeting to send on connect. */
   readonly greeting = GREETING
@@ -44,6 +47,7 @@ export class SinkSession {
         const end = this.skipData(chunk, at)
         if (end === -1) return replies
         replies += OK
+        this.messages++
         this.mode = 'command'
         at = end
       } else if (this.mode === 'bdat') {
@@ -52,6 +56,7 @@ export class SinkSession {
         at += take
         if (this.remaining > 0) return replies
         replies += OK
+        if (this.last) this.messages++
         this.mode = 'command'
       } else {
         const newline = chunk.indexOf(0x0a, at)
@@ -69,10 +74,12 @@ export class SinkSession {
   /** Answers the line that ends at `newline`; switches mode for DATA and BDAT. */
   private command(chunk: Buffer, start: number, newline: number): string {
     let line = chunk
+    let end = newline
     if (this.partial) {
       line = Buffer.concat([this.partial, chunk.subarray(start, newline + 1)])
       this.partial = null
       start = 0
+      end = line.length - 1
     }
     switch (verb(line, start)) {
       case 'EHLO':
@@ -85,9 +92,14 @@ export class SinkSession {
         return GO_AHEAD
       case 'BDAT': {
         // `BDAT <size> [LAST]`: only the size matters.
-        this.remaining = Number.parseInt(line.toString('latin1', start + 5, start + 25), 10) || 0
+        const args = line.toString('latin1', start + 5, Math.min(end, start + 40))
+        this.remaining = Number.parseInt(args, 10) || 0
+        this.last = /\sLAST\b/i.test(args)
         // BDAT 0 has nothing to skip: its reply is due now.
-        if (this.remaining === 0) return OK
+        if (this.remaining === 0) {
+          if (this.last) this.messages++
+          return OK
+        }
         this.mode = 'bdat'
         return ''
       }
@@ -123,12 +135,15 @@ export class SinkSession {
 /** A listening raw sink. */
 export interface RawSink {
   readonly port: number
+  /** Messages taken so far, over all connections. */
+  messages(): number
   close(): Promise<void>
 }
 
 /** Starts a raw sink on `host:port` (0: any free port). */
 export function startRawSink(port = 0, host = '127.0.0.1'): Promise<RawSink> {
   const sockets = new Set<net.Socket>()
+  let messages = 0
   const server = net.createServer((socket) => {
     sockets.add(socket)
     socket.setNoDelay(true)
@@ -136,7 +151,9 @@ export function startRawSink(port = 0, host = '127.0.0.1'): Promise<RawSink> {
     socket.on('error', () => undefined)
     socket.on('close', () => sockets.delete(socket))
     socket.on('data', (chunk: Buffer) => {
+      const before = session.messages
       const replies = session.feed(chunk)
+      messages += session.messages - before
       if (replies) socket.write(replies)
       if (session.quit) socket.end()
     })
@@ -148,6 +165,7 @@ export function startRawSink(port = 0, host = '127.0.0.1'): Promise<RawSink> {
       const address = server.address()
       resolve({
         port: typeof address === 'object' && address ? address.port : 0,
+        messages: () => messages,
         close: () =>
           new Promise<void>((done) => {
             for (const socket of sockets) socket.destroy()

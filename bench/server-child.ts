@@ -1,6 +1,7 @@
 // One benchmark server in its own process: `node dist/bench/server-child.js smtpwire|smtp-server|raw`.
-// Each discards what it receives, prints `listening on PORT`, collects garbage when the parent
-// asks over IPC, and exits on SIGTERM or when the parent goes away.
+// Each discards what it receives and counts the messages it took, prints `listening on PORT`,
+// answers the parent's IPC requests (see ChildRequest), and exits on SIGTERM or when the parent
+// goes away.
 
 import { pathToFileURL } from 'node:url'
 import { SMTPServer } from 'smtp-server'
@@ -15,21 +16,45 @@ export type ServerKind = (typeof SERVER_KINDS)[number]
 // Far above the benchmark's largest message: the limit must never be what is measured.
 const MAX_SIZE = 1024 * 1024 * 1024
 
+/**
+ * What the parent may ask over IPC; the child answers `{ request, value }`. gc: collect garbage
+ * (value 0); count: messages taken so far; mark: the monotonic clock in µs (process.hrtime, the
+ * clock V8's CPU profiler stamps its samples with), so a parent can cut a window out of a profile.
+ */
+export type ChildRequest = 'gc' | 'count' | 'mark'
+
+/** The child's answer to a ChildRequest. */
+export interface ChildReply {
+  readonly request: ChildRequest
+  readonly value: number
+}
+
+interface Started {
+  readonly port: number
+  messages(): number
+  close(): Promise<void>
+}
+
 /** Starts smtpwire with a discarding handler; resolves with the port and a close function. */
-async function startSmtpwire(): Promise<{ port: number; close: () => Promise<void> }> {
+async function startSmtpwire(): Promise<Started> {
+  let messages = 0
   const server = new SmtpServer(
     { domain: 'bench.test', collectBody: false, maxMessageSize: MAX_SIZE, maxConnections: 0 },
     (smtp) => {
       smtp.on('dataChunk', () => undefined)
-      smtp.on('message', () => true)
+      smtp.on('message', () => {
+        messages++
+        return true
+      })
     },
   )
   const { port } = await server.listen(0, '127.0.0.1')
-  return { port, close: () => server.close() }
+  return { port, messages: () => messages, close: () => server.close() }
 }
 
 /** Starts nodemailer's smtp-server with an onData that drains the stream. */
-async function startSmtpServer(): Promise<{ port: number; close: () => Promise<void> }> {
+async function startSmtpServer(): Promise<Started> {
+  let messages = 0
   const server = new SMTPServer({
     name: 'bench.test',
     size: MAX_SIZE,
@@ -39,7 +64,10 @@ async function startSmtpServer(): Promise<{ port: number; close: () => Promise<v
     logger: false,
     onData(stream, _session, callback) {
       stream.on('data', () => undefined)
-      stream.on('end', () => callback())
+      stream.on('end', () => {
+        messages++
+        callback()
+      })
     },
   })
   await new Promise<void>((resolve, reject) => {
@@ -48,17 +76,21 @@ async function startSmtpServer(): Promise<{ port: number; close: () => Promise<v
   })
   const address = server.server.address()
   const port = typeof address === 'object' && address ? address.port : 0
-  return { port, close: () => new Promise<void>((resolve) => server.close(() => resolve())) }
+  return { port, messages: () => messages, close: () => new Promise<void>((resolve) => server.close(() => resolve())) }
 }
 
 async function main(): Promise<void> {
   const kind = process.argv[2]
-  const start = { smtpwire: startSmtpwire, 'smtp-server': startSmtpServer, raw: () => startRawSink() }[kind ?? '']
+  const start = { smtpwire: startSmtpwire, 'smtp-server': startSmtpServer, raw: (): Promise<Started> => startRawSink() }[kind ?? '']
   if (!start) throw new Error(`usage: server-child.js ${SERVER_KINDS.join('|')}`)
   const started = await start()
-  process.on('message', () => {
-    globalThis.gc?.()
-    process.send?.('gc done')
+  process.on('message', (request: unknown) => {
+    let value = 0
+    if (request === 'count') value = started.messages()
+    else if (request === 'mark') value = Number(process.hrtime.bigint() / 1000n)
+    else globalThis.gc?.()
+    const reply: ChildReply = { request: request === 'count' || request === 'mark' ? request : 'gc', value }
+    process.send?.(reply)
   })
   // Without a parent there is nobody to measure for.
   process.on('disconnect', () => process.exit(0))

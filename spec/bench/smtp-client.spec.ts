@@ -308,6 +308,14 @@ describe('bench: raw sink', () => {
     expect(feed([crlf('DATA', '.', 'BDAT 0 LAST', 'NOOP')]).map((r) => r.code)).to.deep.equal([354, 250, 250, 250])
   })
 
+  it('counts the messages it took: a DATA end or a BDAT LAST chunk, not the chunks before it', () => {
+    const sink = new SinkSession()
+    sink.feed(crlf('DATA', 'x', '.', 'BDAT 3', 'abcBDAT 0 LAST', 'BDAT 2 last'))
+    expect(sink.messages).to.equal(2)
+    sink.feed(Buffer.from('xy'))
+    expect(sink.messages).to.equal(3)
+  })
+
   it('serves the client over TCP, pipelined and with BDAT', async () => {
     const sink = await startRawSink()
     try {
@@ -320,6 +328,7 @@ describe('bench: raw sink', () => {
           [true, 250],
         ])
       }
+      expect(sink.messages()).to.equal(4)
     } finally {
       await sink.close()
     }

@@ -1,0 +1,95 @@
+// The socket benchmark's runner (bench/compare.ts) at toy sizes: Postfix's programs missing are
+// one line each and no crash; a small real run goes through every load and the large case, and
+// every server counts every message. No figure is asserted: only that the runs happened and agree.
+
+import { expect } from 'chai'
+import { formatCompare } from '../../bench/compare-report.js'
+import { runCompare, type CompareSettings } from '../../bench/compare.js'
+import { findPostfixTool, POSTFIX_INSTALL } from '../../bench/postfix.js'
+import { cpuTimeMs, threadCpuMs } from '../../bench/proc.js'
+import { requireTool } from '../helpers/external-tools.js'
+
+const BASE: CompareSettings = {
+  repeat: 1,
+  cases: new Set(['small']),
+  servers: ['raw', 'smtp-sink'],
+  loads: {
+    'source-keep': { messages: 20, sessions: 2, size: 1000 },
+    'source-per-connection': { messages: 10, sessions: 2, size: 1000 },
+  },
+  warmUp: {},
+  largeSize: 1024 * 1024,
+  smtpSource: null,
+  smtpSink: null,
+}
+
+describe('bench: compare', () => {
+  it("splits a process's CPU time by thread, the main thread's user and system apart", function () {
+    if (process.platform !== 'linux') this.skip()
+    const split = threadCpuMs(process.pid)
+    const after = cpuTimeMs(process.pid)
+    for (const value of [split.mainUser, split.mainSystem, split.others]) expect(value).to.be.at.least(0)
+    // Threads that ended before the look count in the process's total only.
+    expect(split.mainUser + split.mainSystem + split.others).to.be.at.most(after)
+  })
+
+  it('without smtp-source and smtp-sink, says so in one line each and runs the rest', async () => {
+    const result = await runCompare(BASE)
+    expect(result.notes).to.deep.equal([
+      `smtp-source not found: its loads are skipped (install with: ${POSTFIX_INSTALL})`,
+      `smtp-sink not found: that server is skipped (install with: ${POSTFIX_INSTALL})`,
+    ])
+    expect(result.small).to.deep.equal([])
+    expect(formatCompare(result)).to.include('smtp-source not found')
+  })
+
+  it('runs every load and the large case against the raw sink and smtp-sink, interleaved, all messages counted', async function () {
+    this.timeout(60_000)
+    const smtpSource = findPostfixTool('smtp-source')
+    const smtpSink = findPostfixTool('smtp-sink')
+    if (!smtpSource) return requireTool(this, 'smtp-source', POSTFIX_INSTALL)
+    if (!smtpSink) return requireTool(this, 'smtp-sink', POSTFIX_INSTALL)
+    const lines: string[] = []
+    const result = await runCompare(
+      {
+        ...BASE,
+        repeat: 2,
+        cases: new Set(['small', 'large']),
+        servers: ['raw', 'smtp-sink'],
+        loads: { ...BASE.loads, ours: { messages: 20, sessions: 2, size: 1000 } },
+        warmUp: { ours: 4, 'source-keep': 4, 'source-per-connection': 2 },
+        smtpSource,
+        smtpSink,
+      },
+      (line) => lines.push(line),
+    )
+    expect(result.notes).to.deep.equal([])
+    // smtp-sink only under smtp-source.
+    expect(result.small.map((r) => [r.load, r.server])).to.deep.equal([
+      ['ours', 'raw'],
+      ['source-keep', 'raw'],
+      ['source-keep', 'smtp-sink'],
+      ['source-per-connection', 'raw'],
+      ['source-per-connection', 'smtp-sink'],
+    ])
+    expect(result.small.flatMap((r) => r.failures)).to.deep.equal([])
+    expect(result.small.every((r) => r.serverCpuUs.median >= 0 && r.messagesPerSecond.median > 0)).to.equal(true)
+    expect(result.large.map((r) => [r.server, r.mode, r.failures.length])).to.deep.equal([
+      ['raw', 'DATA', 0],
+      ['raw', 'BDAT', 0],
+      ['smtp-sink', 'DATA', 0],
+    ])
+    // Repeats interleave across servers: run 1 of each, then run 2 of each.
+    const keep = lines.filter((line) => line.includes('source-keep')).map((line) => line.replace(/:.*/, '').replace(/\s+/g, ' '))
+    expect(keep).to.deep.equal([
+      'case 1 source-keep raw sink run 1',
+      'case 1 source-keep smtp-sink (C) run 1',
+      'case 1 source-keep raw sink run 2',
+      'case 1 source-keep smtp-sink (C) run 2',
+    ])
+    const text = formatCompare(result)
+    expect(text).to.include('smtp-source -d: sessions kept')
+    expect(text).to.include("smtp-source without -d: one connection per message (smtp-source's default)")
+    expect(text).to.include('case 2: one message of 1.0 MiB')
+  })
+})
