@@ -67,7 +67,7 @@ class BodyReader implements InputReader {
   }
 
   get buffered(): number {
-    return this.body.batchLength + (this.body.collected?.reduce((sum, piece) => sum + piece.length, 0) ?? 0)
+    return this.body.batchLength + this.body.collectedLength
   }
 
   get needsInput(): boolean {
