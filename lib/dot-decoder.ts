@@ -246,8 +246,9 @@ export class DotDecoder {
       this.state = view[end - 1] === LF ? BEGIN_LINE : IN_LINE
       return end
     }
-    // Every LF before `found` ends a CRLF line; the last of them is where the clean lines stop.
-    const lf = found > i ? view.lastIndexOf(LF, found - 1) : -1
+    // Every LF before `found` ends a CRLF line; the last of them is where the clean lines stop
+    // (just before `found` when it is a dot line's dot, the common case).
+    const lf = found <= i ? -1 : view[found - 1] === LF ? found - 1 : view.lastIndexOf(LF, found - 1)
     if (lf < i) return i
     this.state = BEGIN_LINE
     return lf + 1
