@@ -65,12 +65,18 @@ function session(message: Buffer, pieces: Buffer[], total: number, rules: Rules,
 }
 
 /** Runs `run` and returns its MB/s by the wall clock and per second of this process's CPU time. */
-function timed(run: () => number): { wall: number; cpu: number } {
+function timed(run: () => number): { wall: number; cpu: number; faults: number } {
   const cpu = process.cpuUsage()
+  const faults = process.resourceUsage().minorPageFault
   const started = performance.now()
   const octets = run()
   const used = process.cpuUsage(cpu)
-  return { wall: octets / 1e6 / ((performance.now() - started) / 1000), cpu: octets / 1e6 / ((used.user + used.system) / 1e6) }
+  return {
+    wall: octets / 1e6 / ((performance.now() - started) / 1000),
+    cpu: octets / 1e6 / ((used.user + used.system) / 1e6),
+    // Fresh memory from the kernel, per MB: what allocation churn costs beyond the copying.
+    faults: (process.resourceUsage().minorPageFault - faults) / (octets / 1e6),
+  }
 }
 
 function median(values: number[]): number {
@@ -99,16 +105,17 @@ function main(megabytes: number, rounds: number, only: string | undefined): void
   if (only !== undefined) cases.splice(0, cases.length, ...cases.filter(([name]) => name.includes(only)))
   // Warm-up: the JIT, and the allocator settling on the batch sizes.
   for (const [, run] of cases) run(256e6)
-  const results = new Map<string, { wall: number; cpu: number }[]>(cases.map(([name]) => [name, []]))
+  const results = new Map<string, { wall: number; cpu: number; faults: number }[]>(cases.map(([name]) => [name, []]))
   // Rounds interleave the cases, so a noisy neighbour spreads over all of them.
   for (let round = 0; round < rounds; round++) for (const [name, run] of cases) results.get(name)?.push(timed(() => run(total)))
   console.log(`bench/body: ${megabytes} MB of text mail per run in ${READ / 1024} KiB reads, median of ${rounds}`)
-  console.log(`  ${''.padEnd(28)}   MB/s wall   MB per CPU s   (wall of each run)`)
+  console.log(`  ${''.padEnd(28)}   MB/s wall   MB per CPU s   page faults per MB   (wall of each run)`)
   for (const [name, values] of results) {
     const shown = values.map((v) => v.wall.toFixed(0)).join(' ')
     const wall = median(values.map((v) => v.wall)).toFixed(0)
     const cpu = median(values.map((v) => v.cpu)).toFixed(0)
-    console.log(`  ${name.padEnd(28)} ${wall.padStart(10)} ${cpu.padStart(14)}   (${shown})`)
+    const faults = median(values.map((v) => v.faults)).toFixed(1)
+    console.log(`  ${name.padEnd(28)} ${wall.padStart(10)} ${cpu.padStart(14)} ${faults.padStart(20)}   (${shown})`)
   }
 }
 
