@@ -10,8 +10,13 @@ const LF = 0x0a
 const DOT = 0x2e
 /** Where a window starts in the module's memory: the octet before it sits at DATA - 1. */
 const DATA = 16
-/** Octets one window holds; the memory has room for it, its neighbours and the last 16-octet loads. */
+/** Octets one window holds at most; the memory has room for it, its neighbours and the last 16-octet loads. */
 export const WINDOW = 64 * 1024
+/**
+ * The first window of each decode() call; each next one doubles up to WINDOW. A small message in
+ * a read full of pipelined ones is found to end early, so the rest of the read is not copied.
+ */
+const FIRST_WINDOW = 2 * 1024
 
 interface ScanExports {
   readonly memory: WebAssembly.Memory
@@ -46,6 +51,8 @@ export class LineScanner {
   /** The window: view[from, to) sits at memory[DATA, DATA + to - from). */
   private from = 0
   private to = 0
+  /** The size of the last window loaded since reset(), 0 for none. */
+  private size = 0
 
   constructor(
     private readonly scan: ScanExports['scan'],
@@ -55,6 +62,7 @@ export class LineScanner {
   /** Forgets the window: another decoder may have written the memory since. Call at each decode(). */
   reset(): void {
     this.view = null
+    this.size = 0
   }
 
   /**
@@ -75,9 +83,10 @@ export class LineScanner {
     }
   }
 
-  /** Copies view[from, from + WINDOW) (or less at the end) into the memory, with its neighbours. */
+  /** Copies the next window, view[from, from + size) or less at the end, into the memory, with its neighbours. */
   private load(view: Buffer, from: number): void {
-    const to = Math.min(view.length, from + WINDOW)
+    this.size = this.size === 0 ? FIRST_WINDOW : Math.min(WINDOW, this.size * 2)
+    const to = Math.min(view.length, from + this.size)
     const memory = this.memory
     // The octets on either side decide whether an edge CR or LF pairs up; past the view there is
     // nothing (0), so a CR at its very end is reported.
