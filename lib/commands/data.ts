@@ -134,6 +134,9 @@ class BodyReader implements InputReader {
   private fireChunk(): boolean {
     const { host, body, transaction } = this
     const batch = body.batch ?? []
+    // One piece goes out as it is: a view of the input, which nothing writes into afterwards. Several
+    // are copied, as one Buffer of at least chunkSize must be: they never lie side by side (a read
+    // ends between them, or a stuffed dot was taken out), so no view could cover them.
     const chunk = batch.length === 1 ? (batch[0] as Buffer) : Buffer.concat(batch, body.batchLength)
     batch.length = 0
     body.batchLength = 0
