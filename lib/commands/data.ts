@@ -136,7 +136,8 @@ class BodyReader implements InputReader {
     const batch = body.batch ?? []
     // One piece goes out as it is: a view of the input, which nothing writes into afterwards. Several
     // are copied, as one Buffer of at least chunkSize must be: they never lie side by side (a read
-    // ends between them, or a stuffed dot was taken out), so no view could cover them.
+    // ends between them, a stuffed dot was taken out, or one is the Received header or a normalised
+    // line ending), so no view could cover them.
     const chunk = batch.length === 1 ? (batch[0] as Buffer) : Buffer.concat(batch, body.batchLength)
     batch.length = 0
     body.batchLength = 0
