@@ -146,7 +146,7 @@ export class DotDecoder {
           }
           break
         case IN_LINE: {
-          const after = this.cleanLines(view, i, end)
+          const after = this.scanner && this.checkEndings ? this.scannedLines(view, i, end, this.scanner) : this.cleanLines(view, i, end)
           if (after !== i) {
             i = after // whole clean lines consumed; they stay in the pending output segment
             break
@@ -206,7 +206,6 @@ export class DotDecoder {
       this.state = view[end - 1] === CR ? CR_SEEN : end - i >= 2 && view[end - 2] === CR && view[end - 1] === LF ? BEGIN_LINE : IN_LINE
       return end
     }
-    if (this.scanner && this.checkEndings) return this.scannedLines(view, i, end, this.scanner)
     const max = this.maxLine
     let consumed = i
     for (;;) {
@@ -230,7 +229,7 @@ export class DotDecoder {
   }
 
   /**
-   * cleanLines() by window: the scanner finds the first octet anywhere ahead that needs a decision
+   * cleanLines() by window, with the same contract: the scanner finds the first octet anywhere ahead that needs a decision
    * (a CR or LF outside a CRLF, a CR at the end, a dot after an LF), and every whole line before it
    * is clean, so it is consumed in one step and the state machine resumes at that line's start.
    * The per-line lane did two indexOf calls a line; this is one native pass a window. Only for
