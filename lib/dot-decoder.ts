@@ -2,6 +2,8 @@
 // with the line-ending policy and the text-line limit. Works on Buffers with indexOf; holds no
 // bytes between calls, only a state, so any split of the input gives the same output.
 
+import { lineScanner, type LineScanner } from './line-scan.js'
+
 /**
  * What to do with a CR or LF that is not part of a CRLF pair inside message data.
  * - `reject`: read to the end of the data, then refuse the message (550 5.6.0). Nothing is changed.
@@ -64,12 +66,16 @@ export class DotDecoder {
   private maxLine: number
   private readonly normalize: boolean
   private readonly dotStuffed: boolean
+  /** Skips clean lines a window at a time while line endings are checked and lines are not measured. */
+  private readonly scanner: LineScanner | null
 
   constructor(options: DotDecoderOptions) {
     this.checkEndings = options.lineEndings === 'reject' || options.lineEndings === 'normalize'
     this.normalize = options.lineEndings === 'normalize'
     this.maxLine = options.maxTextLineLength
     this.dotStuffed = options.dotStuffed
+    // It cannot count line lengths, so a text-line limit keeps the per-line lane.
+    this.scanner = this.checkEndings && this.maxLine === 0 ? lineScanner() : null
   }
 
   /** Stops output from now on (the message is refused); the body is still read to its end. */
@@ -87,6 +93,7 @@ export class DotDecoder {
     // A view that ends at `end`, so no search runs into the bytes after a BDAT chunk.
     const view = end === input.length ? input : input.subarray(0, end)
     this.nextCr = this.checkEndings ? view.indexOf(CR, start) : -1
+    this.scanner?.reset()
     let i = start
     let seg = start // output not yet emitted: view[seg, i)
     while (i < end) {
@@ -139,7 +146,7 @@ export class DotDecoder {
           }
           break
         case IN_LINE: {
-          const after = this.cleanLines(view, i, end)
+          const after = this.scanner && this.checkEndings ? this.scannedLines(view, i, end, this.scanner) : this.cleanLines(view, i, end)
           if (after !== i) {
             i = after // whole clean lines consumed; they stay in the pending output segment
             break
@@ -219,6 +226,31 @@ export class DotDecoder {
       this.state = IN_LINE
     }
     return consumed
+  }
+
+  /**
+   * cleanLines() by window, with the same contract: the scanner finds the first octet anywhere ahead that needs a decision
+   * (a CR or LF outside a CRLF, a CR at the end, a dot after an LF), and every whole line before it
+   * is clean, so it is consumed in one step and the state machine resumes at that line's start.
+   * The per-line lane did two indexOf calls a line; this is one native pass a window. Only for
+   * maxTextLineLength 0: the lines' lengths are never counted here.
+   */
+  private scannedLines(view: Buffer, i: number, end: number, scanner: LineScanner): number {
+    // IN_LINE means no CR waits for this octet, so an LF here is bare whatever precedes it (the
+    // scanner would look at the octet before): the state machine says so.
+    if (view[i] === LF) return i
+    const found = scanner.find(view, i, this.dotStuffed)
+    if (found === end) {
+      // All clean to the end; no CR can be last (it would have been found), so a final LF ends a CRLF.
+      this.state = view[end - 1] === LF ? BEGIN_LINE : IN_LINE
+      return end
+    }
+    // Every LF before `found` ends a CRLF line; the last of them is where the clean lines stop
+    // (just before `found` when it is a dot line's dot, the common case).
+    const lf = found <= i ? -1 : view[found - 1] === LF ? found - 1 : view.lastIndexOf(LF, found - 1)
+    if (lf < i) return i
+    this.state = BEGIN_LINE
+    return lf + 1
   }
 
   /** Deals with bare CRs in view[from, stop - 1); returns the new start of pending output. */

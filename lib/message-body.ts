@@ -25,6 +25,8 @@ export class MessageBody {
   batchLength = 0
   /** The whole message, when it is being collected for `message.body`. */
   readonly collected: Buffer[] | null
+  /** Octets in `collected`, kept as it grows: `bufferedInput` may be asked after every read. */
+  collectedLength = 0
   readonly headers: HeaderScanner | null
   headersReady = false
   tooBig = false
@@ -49,7 +51,10 @@ export class MessageBody {
       this.batch.push(piece)
       this.batchLength += piece.length
     }
-    this.collected?.push(piece)
+    if (this.collected) {
+      this.collected.push(piece)
+      this.collectedLength += piece.length
+    }
   }
 
   /** Stops delivering the body: the message will be refused when its data ends. */
@@ -58,6 +63,7 @@ export class MessageBody {
     if (this.batch) this.batch.length = 0
     this.batchLength = 0
     if (this.collected) this.collected.length = 0
+    this.collectedLength = 0
     this.headersReady = false
   }
 

@@ -28,6 +28,8 @@ const LEVELS: Record<string, number> = {
   'line-reader.ts': PURE,
   'command-line.ts': PURE,
   'dot-decoder.ts': PURE,
+  'line-scan.ts': PURE,
+  'line-scan-wasm.ts': PURE,
   'header-scanner.ts': PURE,
   'capabilities.ts': PURE,
   'proxy-header.ts': PURE,

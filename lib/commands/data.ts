@@ -67,7 +67,7 @@ class BodyReader implements InputReader {
   }
 
   get buffered(): number {
-    return this.body.batchLength + (this.body.collected?.reduce((sum, piece) => sum + piece.length, 0) ?? 0)
+    return this.body.batchLength + this.body.collectedLength
   }
 
   get needsInput(): boolean {
@@ -134,6 +134,10 @@ class BodyReader implements InputReader {
   private fireChunk(): boolean {
     const { host, body, transaction } = this
     const batch = body.batch ?? []
+    // One piece goes out as it is: a view of the input, which nothing writes into afterwards. Several
+    // are copied, as one Buffer of at least chunkSize must be: they never lie side by side (a read
+    // ends between them, a stuffed dot was taken out, or one is the Received header or a normalised
+    // line ending), so no view could cover them.
     const chunk = batch.length === 1 ? (batch[0] as Buffer) : Buffer.concat(batch, body.batchLength)
     batch.length = 0
     body.batchLength = 0

@@ -1,0 +1,100 @@
+// The dot-decoder's per-window check: one WebAssembly SIMD pass (line-scan.wat) finds the first
+// octet in a stretch of body where the decoder's exact state machine has anything to decide (a CR
+// or LF outside a CRLF pair, or a possible dot line), so clean lines cost per window, not per line.
+// Without WebAssembly (node --jitless) `lineScanner()` is null and the decoder keeps its
+// per-line path.
+
+import { LINE_SCAN_WASM } from './line-scan-wasm.js'
+
+const LF = 0x0a
+const DOT = 0x2e
+/** Where a window starts in the module's memory: the octet before it sits at DATA - 1. */
+const DATA = 16
+/** Octets one window holds at most; the memory has room for it, its neighbours and the last 16-octet loads. */
+export const WINDOW = 64 * 1024
+/**
+ * The first window of each decode() call; each next one doubles up to WINDOW. A small message in
+ * a read full of pipelined ones is found to end early, so the rest of the read is not copied.
+ */
+const FIRST_WINDOW = 2 * 1024
+
+interface ScanExports {
+  readonly memory: WebAssembly.Memory
+  readonly scan: (from: number, to: number, dot: number) => number
+}
+
+/**
+ * The one module instance. Its memory is scratch space, not state: a LineScanner only trusts what
+ * it copied there itself since its last `reset()`, and decoders run one at a time.
+ */
+const MODULE = instantiate()
+
+function instantiate(): { scan: ScanExports['scan']; memory: Uint8Array } | null {
+  try {
+    const instance = new WebAssembly.Instance(new WebAssembly.Module(Buffer.from(LINE_SCAN_WASM, 'base64')))
+    const exports = instance.exports as unknown as ScanExports
+    return { scan: exports.scan, memory: new Uint8Array(exports.memory.buffer) }
+  } catch {
+    return null // no WebAssembly, or no SIMD: the per-line path does the work
+  }
+}
+
+/** A new scanner for one decoder, or null when this Node cannot run the module. */
+export function lineScanner(): LineScanner | null {
+  return MODULE ? new LineScanner(MODULE.scan, MODULE.memory) : null
+}
+
+/** Finds where the state machine is needed; remembers which part of which input is in the memory. */
+export class LineScanner {
+  /** The input whose window is in the memory, or null. */
+  private view: Buffer | null = null
+  /** The window: view[from, to) sits at memory[DATA, DATA + to - from). */
+  private from = 0
+  private to = 0
+  /** The size of the last window loaded since reset(), 0 for none. */
+  private size = 0
+
+  constructor(
+    private readonly scan: ScanExports['scan'],
+    private readonly memory: Uint8Array,
+  ) {}
+
+  /** Forgets the window: another decoder may have written the memory since. Call at each decode(). */
+  reset(): void {
+    this.view = null
+    this.size = 0
+  }
+
+  /**
+   * The first position p in view[from, view.length) where view[p] is a CR not followed by an LF
+   * (a CR at the end of the view counts: its LF is not known), an LF not preceded by a CR, or (with
+   * `dots`) a '.' after an LF; view.length when there is none. The octet at `from` is judged with
+   * the one before it, as any other.
+   */
+  find(view: Buffer, from: number, dots: boolean): number {
+    const end = view.length
+    for (;;) {
+      if (this.view !== view || from < this.from || from >= this.to) this.load(view, from)
+      const base = this.from - DATA
+      const to = this.to
+      const found = this.scan(from - base, to - base, dots ? DOT : LF) + base
+      if (found < to || to === end) return found
+      from = to // nothing in this window: on to the next
+    }
+  }
+
+  /** Copies the next window, view[from, from + size) or less at the end, into the memory, with its neighbours. */
+  private load(view: Buffer, from: number): void {
+    this.size = this.size === 0 ? FIRST_WINDOW : Math.min(WINDOW, this.size * 2)
+    const to = Math.min(view.length, from + this.size)
+    const memory = this.memory
+    // The octets on either side decide whether an edge CR or LF pairs up; past the view there is
+    // nothing (0), so a CR at its very end is reported.
+    memory[DATA - 1] = from > 0 ? (view[from - 1] ?? 0) : 0
+    memory.set(view.subarray(from, to), DATA)
+    memory[DATA + to - from] = to < view.length ? (view[to] ?? 0) : 0
+    this.view = view
+    this.from = from
+    this.to = to
+  }
+}

@@ -1,0 +1,270 @@
+// The DotDecoder as it was before the per-window line scanner (issue 15), kept verbatim below the
+// imports as the reference the new decoder must equal for every input and every split.
+
+import type { DecodeFault, DotDecoderOptions } from '../../lib/dot-decoder.js'
+
+const CR = 0x0d
+const LF = 0x0a
+const DOT = 0x2e
+const CRLF_DOT = Buffer.from('\r\n.')
+const CR_BYTES = Buffer.from('\r')
+const LF_BYTES = Buffer.from('\n')
+const CRLF_BYTES = Buffer.from('\r\n')
+
+// The decoder's position relative to lines (go-smtp's dot-reader state names).
+const BEGIN_LINE = 0 // just after CRLF, or the start of the data
+const DOT_SEEN = 1 // a line began with '.', which is not part of the output
+const DOT_CR = 2 // ".\r" at the start of a line: the end marker if LF follows
+const CR_SEEN = 3 // the last byte was a CR (already in the output) that may pair with an LF
+const IN_LINE = 4 // anywhere else in a line
+type State = typeof BEGIN_LINE | typeof DOT_SEEN | typeof DOT_CR | typeof CR_SEEN | typeof IN_LINE
+
+/**
+ * Decodes one message body. Call `decode()` with each slice of input; it appends output pieces
+ * (views of the input where possible) to `out` and returns how far it read. For DATA, `done`
+ * turns true once CRLF.CRLF was read, and the returned position is just after it.
+ *
+ * Faults never depend on how the input was split: after a fault the body is still checked (only
+ * output stops), and a bare line ending outranks an over-long line.
+ */
+export class ReferenceDotDecoder {
+  /** True once the end-of-data marker was read (DATA only). */
+  done = false
+  /** The policy violation to report, if any; once set, nothing more is output. */
+  fault: DecodeFault | null = null
+  private discarding = false
+  private state: State = BEGIN_LINE
+  /** Octets of the current line so far, without a CR that may still pair with an LF. */
+  private lineLength = 0
+  /** Where the current line's octets not yet in lineLength begin, in the current input. */
+  private lineFrom = 0
+  /** Position of the next CR at or after the scan point in the current input; -1 when none is left. */
+  private nextCr = -1
+  private checkEndings: boolean
+  private maxLine: number
+  private readonly normalize: boolean
+  private readonly dotStuffed: boolean
+
+  constructor(options: DotDecoderOptions) {
+    this.checkEndings = options.lineEndings === 'reject' || options.lineEndings === 'normalize'
+    this.normalize = options.lineEndings === 'normalize'
+    this.maxLine = options.maxTextLineLength
+    this.dotStuffed = options.dotStuffed
+  }
+
+  /** Stops output from now on (the message is refused); the body is still read to its end. */
+  discard(): void {
+    this.discarding = true
+  }
+
+  /** Reads `input[start, end)`; returns the position after the last byte read. */
+  decode(input: Buffer, start: number, end: number, out: Buffer[]): number {
+    // BDAT with nothing to check: the chunk is the output.
+    if (!this.dotStuffed && !this.checkEndings && this.maxLine === 0) {
+      this.emit(input, start, end, out)
+      return end
+    }
+    // A view that ends at `end`, so no search runs into the bytes after a BDAT chunk.
+    const view = end === input.length ? input : input.subarray(0, end)
+    this.nextCr = this.checkEndings ? view.indexOf(CR, start) : -1
+    let i = start
+    let seg = start // output not yet emitted: view[seg, i)
+    while (i < end) {
+      switch (this.state) {
+        case BEGIN_LINE:
+          if (this.dotStuffed && view[i] === DOT) {
+            // RFC 5321 §4.5.2: a leading dot is removed; ".CRLF" alone ends the data.
+            this.emit(view, seg, i, out)
+            seg = ++i
+            this.state = DOT_SEEN
+          } else {
+            this.state = IN_LINE
+          }
+          break
+        case DOT_SEEN:
+          if (view[i] === CR) {
+            seg = ++i // hold the CR back until we know it is not the end marker's
+            this.state = DOT_CR
+          } else {
+            this.state = IN_LINE
+          }
+          break
+        case DOT_CR:
+          if (view[i] === LF) {
+            this.done = true
+            return i + 1
+          }
+          // ".\r" then something else: the held CR is a bare CR in the data.
+          this.state = IN_LINE
+          if (this.bareCr()) {
+            this.push(CRLF_BYTES, out)
+          } else {
+            this.push(CR_BYTES, out)
+            this.lineLength = 1
+          }
+          break
+        case CR_SEEN:
+          if (view[i] === LF) {
+            i++
+            this.endLine(2)
+          } else {
+            this.state = IN_LINE
+            if (this.bareCr()) {
+              this.emit(view, seg, i, out)
+              this.push(LF_BYTES, out)
+              seg = i
+            } else {
+              this.lineLength++ // the CR was data after all
+            }
+          }
+          break
+        case IN_LINE: {
+          const after = this.cleanLines(view, i, end)
+          if (after !== i) {
+            i = after // whole clean lines consumed; they stay in the pending output segment
+            break
+          }
+          const lf = view.indexOf(LF, i)
+          const stop = lf < 0 ? end : lf
+          this.lineFrom = i
+          if (this.checkEndings) seg = this.bareCrsBefore(view, i, stop, seg, out)
+          if (lf < 0) {
+            // The line goes on in the next input; a CR at the very end may pair with its LF.
+            const pendingCr = view[end - 1] === CR
+            this.lineLength += end - this.lineFrom - (pendingCr ? 1 : 0)
+            // Checked now, not only at the line's end, so a line without end cannot grow unseen.
+            if (this.maxLine > 0 && this.lineLength + 1 > this.maxLine) this.fail('textLineTooLong')
+            this.state = pendingCr ? CR_SEEN : IN_LINE
+            i = end
+          } else if (lf > i && view[lf - 1] === CR) {
+            this.lineLength += lf - 1 - this.lineFrom
+            i = lf + 1
+            this.endLine(2)
+          } else {
+            // A bare LF never starts a line for the end marker (RFC 5321 §2.3.8; SMTP smuggling).
+            this.lineLength += lf - this.lineFrom
+            this.endLine(this.normalize ? 2 : 1)
+            this.state = IN_LINE
+            if (this.checkEndings && this.bareLf()) {
+              this.emit(view, seg, lf, out)
+              this.push(CRLF_BYTES, out)
+              seg = lf + 1
+            }
+            i = lf + 1
+          }
+          break
+        }
+      }
+    }
+    this.emit(view, seg, end, out)
+    return end
+  }
+
+  /**
+   * The fast lane: consumes whole clean lines (CRLF-terminated, within the line limit, no bare CR)
+   * from an IN_LINE position and returns where it stopped, leaving the state BEGIN_LINE, CR_SEEN or
+   * IN_LINE. Anything else (a dot line, a bare CR or LF, a long or unfinished line) is left for the
+   * state machine, so the result is the same as its own. Returns `i` when it consumed nothing.
+   */
+  private cleanLines(view: Buffer, i: number, end: number): number {
+    if (!this.checkEndings && this.maxLine === 0 && this.dotStuffed) {
+      // Nothing to check per line: only a dot after CRLF matters, so jump to the next one.
+      const at = view.indexOf(CRLF_DOT, i)
+      if (at >= 0) {
+        this.state = BEGIN_LINE
+        this.lineLength = 0
+        return at + 2
+      }
+      // No dot line in this input: the end may still start one (CR or CRLF, then a dot next time).
+      this.state = view[end - 1] === CR ? CR_SEEN : end - i >= 2 && view[end - 2] === CR && view[end - 1] === LF ? BEGIN_LINE : IN_LINE
+      return end
+    }
+    const max = this.maxLine
+    let consumed = i
+    for (;;) {
+      const lf = view.indexOf(LF, i)
+      if (lf <= i || view[lf - 1] !== CR) break
+      if (this.checkEndings) {
+        if (this.nextCr >= 0 && this.nextCr < i) this.nextCr = view.indexOf(CR, i)
+        if (this.nextCr >= 0 && this.nextCr < lf - 1) break // a bare CR in this line
+        this.nextCr = view.indexOf(CR, lf + 1)
+      }
+      if (max > 0 && this.lineLength + (lf - 1 - i) + 2 > max) break
+      this.lineLength = 0
+      i = lf + 1
+      consumed = i
+      this.state = BEGIN_LINE
+      // At the end of the input, or before a dot, the state machine takes over from BEGIN_LINE.
+      if (i === end || (this.dotStuffed && view[i] === DOT)) break
+      this.state = IN_LINE
+    }
+    return consumed
+  }
+
+  /** Deals with bare CRs in view[from, stop - 1); returns the new start of pending output. */
+  private bareCrsBefore(view: Buffer, from: number, stop: number, seg: number, out: Buffer[]): number {
+    // A CR before `from` was already dealt with by the DOT_CR or CR_SEEN state.
+    if (this.nextCr >= 0 && this.nextCr < from) this.nextCr = view.indexOf(CR, from)
+    while (this.nextCr >= 0 && this.nextCr < stop - 1) {
+      this.lineLength += this.nextCr - this.lineFrom
+      if (!this.bareCr()) return seg
+      // normalize: the CR stays and an LF follows it, which ends the line
+      this.emit(view, seg, this.nextCr + 1, out)
+      this.push(LF_BYTES, out)
+      seg = this.nextCr + 1
+      this.lineFrom = seg // bareCr() reset the count: the line starts again after the CR
+      this.nextCr = view.indexOf(CR, seg)
+    }
+    // Step past a CR at stop - 1 (it pairs with the LF at stop) so the next line searches beyond it.
+    if (this.nextCr >= 0 && this.nextCr <= stop) this.nextCr = view.indexOf(CR, stop + 1)
+    return seg
+  }
+
+  /** A bare CR was read: true when it is to be normalised to CRLF; false under `keep` or after a reject. */
+  private bareCr(): boolean {
+    if (!this.checkEndings) return false
+    if (this.normalize) {
+      this.endLine(2) // the CR becomes a CRLF, which ends the line
+      this.state = IN_LINE
+      return true
+    }
+    this.fail('bareLineEnding')
+    return false
+  }
+
+  /** A bare LF was read: true when it is to be normalised to CRLF. */
+  private bareLf(): boolean {
+    if (this.normalize) return true
+    this.fail('bareLineEnding')
+    return false
+  }
+
+  private emit(view: Buffer, from: number, to: number, out: Buffer[]): void {
+    if (to > from && !this.discarding) out.push(view.subarray(from, to))
+  }
+
+  private push(bytes: Buffer, out: Buffer[]): void {
+    if (!this.discarding) out.push(bytes)
+  }
+
+  /** Ends a line whose terminator is `terminator` octets long in the output (CRLF 2, bare LF 1). */
+  private endLine(terminator: number): void {
+    if (this.maxLine > 0 && this.lineLength + terminator > this.maxLine) this.fail('textLineTooLong')
+    this.lineLength = 0
+    this.state = BEGIN_LINE
+  }
+
+  private fail(fault: DecodeFault): void {
+    this.discarding = true
+    if (fault === 'bareLineEnding') {
+      // The highest-ranked fault: nothing more needs checking.
+      this.fault = fault
+      this.checkEndings = false
+      this.maxLine = 0
+      this.nextCr = -1
+    } else {
+      this.fault ??= fault
+      this.maxLine = 0
+    }
+  }
+}

@@ -1,0 +1,193 @@
+import { expect } from 'chai'
+import { spawnSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { DotDecoder, type DotDecoderOptions, type LineEndingPolicy } from '../lib/dot-decoder.js'
+import { LINE_SCAN_WASM } from '../lib/line-scan-wasm.js'
+import { lineScanner, WINDOW } from '../lib/line-scan.js'
+import { ReferenceDotDecoder } from './helpers/reference-dot-decoder.js'
+import { Random, specSeed } from './helpers/random.js'
+
+const ROOT = new URL('../../', import.meta.url)
+
+/** What the scanner must find, one octet at a time: see LineScanner.find. */
+function expectedFind(view: Buffer, from: number, dots: boolean): number {
+  for (let p = from; p < view.length; p++) {
+    const b = view[p]
+    if (b === 0x0d && view[p + 1] !== 0x0a) return p
+    if (b === 0x0a && view[p - 1] !== 0x0d) return p
+    if (dots && b === 0x2e && view[p - 1] === 0x0a) return p
+  }
+  return view.length
+}
+
+/** Text rich in what the decoder decides on: CR, LF, dots, CRLF.CRLF, and plain runs between them. */
+function noisyText(random: Random, tokens: number): string {
+  const pieces = ['a', 'bc', '.', '..', '\r', '\n', '\r\n', '\r\n.', '\r\n..', '\r\n.\r\n', '\n.\n', '\r.\r', '.\r', '\r\n.\r', 'x'.repeat(40), 'y'.repeat(17)]
+  let text = ''
+  for (let t = 0; t < tokens; t++) text += random.pick(pieces)
+  return text
+}
+
+/** Clean CRLF text lines (some dot-stuffed), with `noise` octets of trouble dropped in at random places. */
+function mostlyClean(random: Random, length: number, noise: number): Buffer {
+  const lines: string[] = []
+  let size = 0
+  while (size < length) {
+    const line = `${random.int(30) === 0 ? '..' : ''}${'word '.repeat(random.int(16))}${random.int(50) === 0 ? '' : 'end'}`
+    lines.push(line)
+    size += line.length + 2
+  }
+  const bytes = Buffer.from(`${lines.join('\r\n')}\r\n`, 'latin1')
+  const trouble = [0x0d, 0x0a, 0x2e]
+  for (let n = 0; n < noise; n++) bytes[random.int(bytes.length)] = random.pick(trouble)
+  return bytes
+}
+
+interface Run {
+  /** Per decode() call: the position it returned and the output so far, as latin1. */
+  calls: Array<{ read: number; output: string; done: boolean }>
+  fault: string | null
+}
+
+interface Decoder {
+  done: boolean
+  fault: string | null
+  decode(input: Buffer, start: number, end: number, out: Buffer[]): number
+}
+
+/**
+ * Feeds `pieces` as the engine would: each piece inside a larger buffer with octets before and
+ * after it (BDAT's next command, say), decoding only [start, end).
+ */
+function run(decoder: Decoder, pieces: readonly Buffer[], random: Random): Run {
+  const out: Buffer[] = []
+  const calls: Run['calls'] = []
+  for (const piece of pieces) {
+    const before = Buffer.from('\r\n.\r'.slice(0, random.int(5)), 'latin1')
+    const after = Buffer.from('\n.\r\n'.slice(0, random.int(5)), 'latin1')
+    const input = Buffer.concat([before, piece, after])
+    const read = decoder.decode(input, before.length, before.length + piece.length, out)
+    calls.push({ read: read - before.length, output: Buffer.concat(out).toString('latin1'), done: decoder.done })
+    if (decoder.done) break
+  }
+  return { calls, fault: decoder.fault }
+}
+
+function agree(bytes: Buffer, options: DotDecoderOptions, random: Random, context: string, maxPieces = 12): void {
+  const pieces = random.split(bytes, maxPieces)
+  const expected = run(new ReferenceDotDecoder(options), pieces, new Random(random.seed + 1))
+  const actual = run(new DotDecoder(options), pieces, new Random(random.seed + 1))
+  expect(actual, `${context} ${JSON.stringify(options)} pieces ${pieces.map((p) => p.length).join(',')}`).to.deep.equal(expected)
+}
+
+const POLICIES: readonly LineEndingPolicy[] = ['reject', 'normalize', 'keep']
+
+describe('line scanner', () => {
+  it('is built from lib/line-scan.wat (run `npm run wasm` after changing it)', async () => {
+    const tool = fileURLToPath(new URL('tools/assemble-line-scan.mjs', ROOT))
+    const { assemble } = (await import(tool)) as { assemble: (text: string) => Promise<Buffer> }
+    const source = readFileSync(new URL('lib/line-scan.wat', ROOT), 'utf8')
+    expect((await assemble(source)).toString('base64')).to.equal(LINE_SCAN_WASM)
+  })
+
+  it('runs on this Node (WebAssembly SIMD)', () => {
+    expect(lineScanner()).to.not.equal(null)
+  })
+
+  it('finds the first octet the state machine must decide on, across windows', () => {
+    const seed = specSeed()
+    const random = new Random(seed)
+    const scanner = lineScanner()
+    if (!scanner) throw new Error('no scanner')
+    for (let round = 0; round < 300; round++) {
+      // Long enough to span windows now and then, with trouble near the window edges.
+      const view = round % 10 === 0 ? mostlyClean(random, WINDOW * 2 + random.int(100), 3) : Buffer.from(noisyText(random, random.int(60)), 'latin1')
+      const dots = random.int(2) === 0
+      scanner.reset()
+      let from = random.int(view.length + 1)
+      for (let step = 0; step < 50 && from < view.length; step++) {
+        const found = scanner.find(view, from, dots)
+        expect(found, `seed ${seed} round ${round} from ${from}`).to.equal(expectedFind(view, from, dots))
+        from = found + 1 + random.int(3)
+      }
+    }
+  })
+
+  it('does not read past the end of its view', () => {
+    const scanner = lineScanner()
+    if (!scanner) throw new Error('no scanner')
+    const input = Buffer.from('abc\r\nBDAT')
+    // The view ends between CR and LF: the CR is unknown, so it is reported.
+    expect(scanner.find(input.subarray(0, 4), 0, false)).to.equal(3)
+    scanner.reset()
+    expect(scanner.find(input.subarray(0, 5), 0, false)).to.equal(5)
+  })
+})
+
+describe('DotDecoder with the line scanner equals the per-line decoder', () => {
+  for (const policy of POLICIES) {
+    for (const dotStuffed of [true, false]) {
+      for (const maxTextLineLength of [0, 40]) {
+        it(`on noisy text under random splits (${policy}, ${dotStuffed ? 'DATA' : 'BDAT'}, limit ${maxTextLineLength})`, () => {
+          const seed = specSeed()
+          const random = new Random(seed)
+          for (let round = 0; round < 500; round++) {
+            const bytes = Buffer.from(noisyText(random, random.int(40)), 'latin1')
+            agree(bytes, { lineEndings: policy, maxTextLineLength, dotStuffed }, new Random(random.int(2 ** 31)), `seed ${seed} round ${round} ${JSON.stringify(bytes.toString('latin1'))}`)
+          }
+        })
+      }
+    }
+  }
+
+  for (const policy of POLICIES) {
+    for (const dotStuffed of [true, false]) {
+      it(`on large mostly clean bodies across windows (${policy}, ${dotStuffed ? 'DATA' : 'BDAT'})`, () => {
+        const seed = specSeed()
+        const random = new Random(seed)
+        for (let round = 0; round < 12; round++) {
+          const bytes = mostlyClean(random, WINDOW + random.int(3 * WINDOW), random.int(4))
+          const tail = dotStuffed && random.int(2) === 0 ? Buffer.from('.\r\nMAIL') : Buffer.alloc(0)
+          agree(Buffer.concat([bytes, tail]), { lineEndings: policy, maxTextLineLength: 0, dotStuffed }, new Random(random.int(2 ** 31)), `seed ${seed} round ${round}`, 6)
+        }
+      })
+    }
+  }
+
+  it('at every split point of edge cases around the end marker and pairs', () => {
+    const inputs = ['a\r\n.\r\n', 'a\r\n.\rb\r\n.\r\n', 'a\r\r\n\r\n..\r\n.\r\n', 'x\n.\r\n\r\n.\r\n', 'y\r\n\n.\r\n.\r\n', '\r\n\r\n.\r\r\n.\r\n', 'a\r', '.\r', '\n\r\n.\r\n']
+    for (const text of inputs) {
+      const bytes = Buffer.from(text, 'latin1')
+      for (const policy of POLICIES) {
+        for (const dotStuffed of [true, false]) {
+          const options = { lineEndings: policy, maxTextLineLength: 0, dotStuffed }
+          for (let k = 0; k <= bytes.length; k++) {
+            const pieces = [bytes.subarray(0, k), bytes.subarray(k)]
+            const random = new Random(k)
+            const expected = run(new ReferenceDotDecoder(options), pieces, random)
+            const actual = run(new DotDecoder(options), pieces, new Random(k))
+            expect(actual, `${JSON.stringify(text)} split at ${k} ${JSON.stringify(options)}`).to.deep.equal(expected)
+          }
+        }
+      }
+    }
+  })
+
+  it('falls back to the per-line lane without WebAssembly (node --jitless)', () => {
+    const decoder = fileURLToPath(new URL('dist/lib/dot-decoder.js', ROOT))
+    const scan = fileURLToPath(new URL('dist/lib/line-scan.js', ROOT))
+    const script = [
+      `const { DotDecoder } = await import(${JSON.stringify(decoder)})`,
+      `const { lineScanner } = await import(${JSON.stringify(scan)})`,
+      `const d = new DotDecoder({ lineEndings: 'reject', maxTextLineLength: 0, dotStuffed: true })`,
+      `const out = []`,
+      `const input = Buffer.from('a\\r\\n..b\\r\\n.\\r\\n')`,
+      `const read = d.decode(input, 0, input.length, out)`,
+      `console.log(JSON.stringify([lineScanner() === null, read, d.done, d.fault, Buffer.concat(out).toString()]))`,
+    ].join('\n')
+    const child = spawnSync(process.execPath, ['--jitless', '--input-type=module', '-e', script], { encoding: 'utf8' })
+    expect(child.status, child.stderr).to.equal(0)
+    expect(JSON.parse(child.stdout)).to.deep.equal([true, 11, true, null, 'a\r\n.b\r\n'])
+  })
+})

@@ -1,0 +1,27 @@
+import { expect } from 'chai'
+import { MessageBody } from '../lib/message-body.js'
+import { SmtpProtocol } from '../lib/index.js'
+
+describe('MessageBody', () => {
+  const plan = { decoder: { lineEndings: 'reject', maxTextLineLength: 0, dotStuffed: true }, streaming: false, collect: true, headers: null } as const
+
+  it('counts the collected octets as they are added, and forgets them when stopped', () => {
+    const body = new MessageBody(plan)
+    body.add(Buffer.from('Subject: a\r\n'))
+    body.add(Buffer.from('\r\nbody\r\n'))
+    expect(body.collectedLength).to.equal(20)
+    body.stop()
+    expect(body.collectedLength).to.equal(0)
+  })
+
+  it('is what bufferedInput reports while a collected message is read', () => {
+    const smtp = new SmtpProtocol({ domain: 'mx.test' })
+    smtp.open({ write: () => true, end: () => undefined })
+    smtp.feed(Buffer.from('EHLO c.test\r\nMAIL FROM:<a@example.net>\r\nRCPT TO:<b@example.org>\r\nDATA\r\n'))
+    smtp.feed(Buffer.from('Subject: a\r\n\r\n..body\r\n'))
+    // Dot-unstuffed and collected: 21 octets held, nothing else.
+    expect(smtp.bufferedInput).to.equal(21)
+    smtp.feed(Buffer.from('.\r\n'))
+    expect(smtp.bufferedInput).to.equal(0)
+  })
+})
