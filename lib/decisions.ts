@@ -11,6 +11,9 @@ import { SILENT, type Logger } from './logger.js'
 import type { ResolvedOptions } from './options.js'
 import type { SessionInfo } from './session-info.js'
 
+// What a decision without listeners settles to: shared, as nobody can change it.
+const NO_ANSWERS: readonly Settled[] = Object.freeze([])
+
 /** What decisions need from the session that runs them. */
 export interface DecisionOwner {
   readonly session: SessionInfo
@@ -55,8 +58,11 @@ export class Decisions {
   decide<K extends keyof DecisionEvents>(event: K, payload: DecisionEvents[K], then: (settled: readonly Settled[]) => void): void {
     // A closed session asks nobody anything (a listener may have closed it mid-command).
     if (this.owner.isClosed()) return
+    // Nobody to ask (most events, for most servers): the empty answer at once, with no processing
+    // slot, no dispatch, nothing to observe or report.
+    if (this.listeners.count(event) === 0) return then(NO_ANSWERS)
     const gate = this.options.gate
-    if (!gate || this.listeners.count(event) === 0) return this.dispatch(event, payload, then, null)
+    if (!gate) return this.dispatch(event, payload, then, null)
     const slot = gate.tryAcquire()
     if (slot) return this.dispatch(event, payload, then, slot)
     // maxProcessing: wait in line for a slot; no input is read meanwhile.

@@ -24,17 +24,26 @@ export class ReplyQueue {
    * octets written, negated when the transport asked the writer to wait for 'drain'.
    */
   flush(transport: SmtpTransport | null): number {
-    if (this.batch.length === 0) return 0
-    const batch = this.batch
+    const count = this.batch.length
+    if (count === 0) return 0
     const length = this.octets
-    this.batch = []
     this.octets = 0
-    if (!transport) return 0
-    // A batch of pipelined replies goes out in one write, without joining them first when it can.
     let ok: boolean
-    if (batch.length === 1) ok = transport.write(batch[0] as Buffer)
-    else if (transport.writev) ok = transport.writev(batch)
-    else ok = transport.write(Buffer.concat(batch, length))
+    if (count === 1) {
+      // The usual case (one reply per read): the array is kept for the next batch.
+      const bytes = this.batch[0] as Buffer
+      this.batch.length = 0
+      if (!transport) return 0
+      ok = transport.write(bytes)
+    } else {
+      // A new array for the next batch: the transport may keep the one it is given.
+      const batch = this.batch
+      this.batch = []
+      if (!transport) return 0
+      // A batch of pipelined replies goes out in one write, without joining them first when it can.
+      if (transport.writev) ok = transport.writev(batch)
+      else ok = transport.write(Buffer.concat(batch, length))
+    }
     return ok ? length : -length
   }
 }
