@@ -144,8 +144,10 @@ export class Decisions {
   /** Emits a notice event; listener errors go to `error`. After `close`, only `error` is told. */
   notice<K extends keyof NoticeEvents>(event: K, payload: NoticeEvents[K]): void {
     if (this.closeNotified && event !== 'error') return
-    if (event === 'error' && this.listeners.count('error') === 0 && this.options.logger === SILENT) {
-      return warnUnheard(payload as NoticeEvents['error'])
+    if (this.listeners.count(event) === 0) {
+      // An error nobody hears would vanish; any other notice without listeners is nothing to do.
+      if (event === 'error' && this.options.logger === SILENT) warnUnheard(payload as NoticeEvents['error'])
+      return
     }
     const result = this.listeners.dispatch(event, payload as SmtpEvents[K])
     if (Array.isArray(result)) return this.reportErrors(event, result)

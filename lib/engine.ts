@@ -283,7 +283,8 @@ export class Engine implements Host {
   private transactionEnded(reason: TransactionEndReason, transaction: TransactionState | null): void {
     // Once closed, the transaction was already ended (as 'closed') by close() itself.
     if (this.closed && reason !== 'closed') return
-    this.notice('transaction', { session: this.session.info, reason, transaction })
+    // Every transaction ends, usually with nobody listening: no payload for nobody.
+    if (this.decisions.has('transaction')) this.notice('transaction', { session: this.session.info, reason, transaction })
   }
 
   beginTls(): void {

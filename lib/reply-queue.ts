@@ -9,12 +9,17 @@ const FLUSH_AT = 16 * 1024
 
 /** Reply bytes in command order, written as one batch per read of client input. */
 export class ReplyQueue {
-  private batch: Buffer[] = []
+  // The usual batch is one reply (one command per read): it waits here, with no array.
+  private first: Buffer | null = null
+  /** The whole batch once it has two replies or more (commands were pipelined). */
+  private many: Buffer[] | null = null
   private octets = 0
 
   /** Queues one formatted reply; true when the batch is large enough to be written now. */
   push(bytes: Buffer): boolean {
-    this.batch.push(bytes)
+    if (this.first === null) this.first = bytes
+    else if (this.many === null) this.many = [this.first, bytes]
+    else this.many.push(bytes)
     this.octets += bytes.length
     return this.octets >= FLUSH_AT
   }
@@ -24,26 +29,19 @@ export class ReplyQueue {
    * octets written, negated when the transport asked the writer to wait for 'drain'.
    */
   flush(transport: SmtpTransport | null): number {
-    const count = this.batch.length
-    if (count === 0) return 0
+    const first = this.first
+    if (first === null) return 0
+    const many = this.many
     const length = this.octets
+    this.first = null
+    this.many = null
     this.octets = 0
+    if (!transport) return 0
+    // A batch of pipelined replies goes out in one write, without joining them first when it can.
     let ok: boolean
-    if (count === 1) {
-      // The usual case (one reply per read): the array is kept for the next batch.
-      const bytes = this.batch[0] as Buffer
-      this.batch.length = 0
-      if (!transport) return 0
-      ok = transport.write(bytes)
-    } else {
-      // A new array for the next batch: the transport may keep the one it is given.
-      const batch = this.batch
-      this.batch = []
-      if (!transport) return 0
-      // A batch of pipelined replies goes out in one write, without joining them first when it can.
-      if (transport.writev) ok = transport.writev(batch)
-      else ok = transport.write(Buffer.concat(batch, length))
-    }
+    if (many === null) ok = transport.write(first)
+    else if (transport.writev) ok = transport.writev(many)
+    else ok = transport.write(Buffer.concat(many, length))
     return ok ? length : -length
   }
 }
