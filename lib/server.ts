@@ -166,7 +166,10 @@ export class SmtpServer extends EventEmitter<SmtpServerEvents> {
 
   private async accept(socket: net.Socket, listener: ListenOptions, options: ResolvedOptions): Promise<void> {
     this.sockets.add(socket)
-    socket.once('close', () => {
+    let slot: ConnectionSlot | Reply | null = null
+    // One listener for the socket's end ('close' comes once): the slot, then the count of sockets.
+    socket.on('close', () => {
+      if (slot instanceof ConnectionSlot) slot.release()
       this.sockets.delete(socket)
       if (this.sockets.size === 0) for (const wake of this.onSocketsClosed.splice(0)) wake()
     })
@@ -181,9 +184,8 @@ export class SmtpServer extends EventEmitter<SmtpServerEvents> {
       tls: null,
     }
     // Counted from accept: a client still owing its PROXY header or TLS handshake holds a slot too.
-    const slot = this.limits.take(facts.remoteAddress ?? '')
+    slot = this.limits.take(facts.remoteAddress ?? '')
     if (!(slot instanceof ConnectionSlot)) return this.refuse(socket, socket, !listener.secure, facts, slot)
-    socket.once('close', () => slot.release())
     try {
       if (listener.proxyProtocol) {
         const { header, rest } = await readProxyHeader(socket, listener.proxyTimeout ?? 10_000)
