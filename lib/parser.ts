@@ -85,7 +85,8 @@ export function parseCommand(line: string): Command | Fault {
   if (!VERB.test(word)) return fault(null, 'unknownCommand')
   const verb = word.toUpperCase()
   // Trailing spaces are common ("RSET "); a leading one after the verb is the separator.
-  const rest = space < 0 ? '' : line.slice(space + 1).replace(/ +$/, '')
+  const after = space < 0 ? '' : line.slice(space + 1)
+  const rest = after.endsWith(' ') ? after.replace(/ +$/, '') : after
   if (CONTROL.test(rest)) return fault(verb, 'syntaxError')
   switch (verb) {
     case 'HELO':
