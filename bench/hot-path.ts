@@ -1,8 +1,10 @@
 // The per-message and per-connection cost of the protocol core alone, no sockets: many in-memory
 // SmtpProtocol sessions (configured like bench/server-child.ts: collectBody false, a no-op
 // dataChunk listener, message accepted) driven through EHLO/MAIL/RCPT/DATA/body/QUIT the way
-// smtp-source does it, one command per read. Prints CPU µs per message and the heap allocated per
-// message (with GC counted, so an allocation shows even when it dies young).
+// smtp-source does it, one command per read. Prints CPU µs per message and the octets allocated per
+// message (from the heap in use before and after each GC, so an object that dies young counts).
+// kept: 50 sessions reused, as `smtp-source -d`; connection: a new session per message.
+// --via server (the default) makes sessions as SmtpServer does; --via protocol as `new SmtpProtocol`.
 // Run: npm run build && node --expose-gc dist/bench/hot-path.js [--mode kept|connection] [--messages 200000]
 
 import { parseArgs } from 'node:util'
@@ -40,7 +42,7 @@ class NullTransport implements SmtpTransport {
   }
 }
 
-/** One session as SmtpServer would start it: a new protocol (from the server's options) and its listeners. */
+/** Makes one opened session with the benchmark's listeners. */
 type Factory = () => SmtpProtocol
 
 function protocolFactory(): Factory {
