@@ -11,6 +11,9 @@ import { SILENT, type Logger } from './logger.js'
 import type { ResolvedOptions } from './options.js'
 import type { SessionInfo } from './session-info.js'
 
+// What a decision without listeners settles to: shared, as nobody can change it.
+const NO_ANSWERS: readonly Settled[] = Object.freeze([])
+
 /** What decisions need from the session that runs them. */
 export interface DecisionOwner {
   readonly session: SessionInfo
@@ -55,8 +58,11 @@ export class Decisions {
   decide<K extends keyof DecisionEvents>(event: K, payload: DecisionEvents[K], then: (settled: readonly Settled[]) => void): void {
     // A closed session asks nobody anything (a listener may have closed it mid-command).
     if (this.owner.isClosed()) return
+    // Nobody to ask (most events, for most servers): the empty answer at once, with no processing
+    // slot, no dispatch, nothing to observe or report.
+    if (this.listeners.count(event) === 0) return then(NO_ANSWERS)
     const gate = this.options.gate
-    if (!gate || this.listeners.count(event) === 0) return this.dispatch(event, payload, then, null)
+    if (!gate) return this.dispatch(event, payload, then, null)
     const slot = gate.tryAcquire()
     if (slot) return this.dispatch(event, payload, then, slot)
     // maxProcessing: wait in line for a slot; no input is read meanwhile.
@@ -138,8 +144,10 @@ export class Decisions {
   /** Emits a notice event; listener errors go to `error`. After `close`, only `error` is told. */
   notice<K extends keyof NoticeEvents>(event: K, payload: NoticeEvents[K]): void {
     if (this.closeNotified && event !== 'error') return
-    if (event === 'error' && this.listeners.count('error') === 0 && this.options.logger === SILENT) {
-      return warnUnheard(payload as NoticeEvents['error'])
+    if (this.listeners.count(event) === 0) {
+      // An error nobody hears would vanish; any other notice without listeners is nothing to do.
+      if (event === 'error' && this.options.logger === SILENT) warnUnheard(payload as NoticeEvents['error'])
+      return
     }
     const result = this.listeners.dispatch(event, payload as SmtpEvents[K])
     if (Array.isArray(result)) return this.reportErrors(event, result)

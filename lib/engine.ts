@@ -29,7 +29,7 @@ import { SmtpwireError } from './errors.js'
 import type { CloseReason, DecisionEvents, Listeners, NoticeEvents, Settled, TransactionEndReason } from './events.js'
 import type { Host, InputReader } from './host.js'
 import { LineReader } from './line-reader.js'
-import { redactCommand, sessionLogger, type Logger } from './logger.js'
+import { isLogging, redactCommand, sessionLogger, type Logger } from './logger.js'
 import type { ResolvedOptions } from './options.js'
 import { parseCommand } from './parser.js'
 import { ReplyQueue } from './reply-queue.js'
@@ -168,7 +168,7 @@ export class Engine implements Host {
     const { remoteAddress, remotePort, tls } = this.session.info
     // Published before the first log line, so a subscriber can tie that line to its client.
     if (connectionOpenChannel.hasSubscribers) connectionOpenChannel.publish({ session: this.session.info })
-    this.log.info(`connection from ${remoteAddress || 'unknown'}:${remotePort}${tls ? ` (${tls.protocol})` : ''}`)
+    if (isLogging(this.log)) this.log.info(`connection from ${remoteAddress || 'unknown'}:${remotePort}${tls ? ` (${tls.protocol})` : ''}`)
     this.timers.start()
     greet(this)
     this.pump()
@@ -283,7 +283,8 @@ export class Engine implements Host {
   private transactionEnded(reason: TransactionEndReason, transaction: TransactionState | null): void {
     // Once closed, the transaction was already ended (as 'closed') by close() itself.
     if (this.closed && reason !== 'closed') return
-    this.notice('transaction', { session: this.session.info, reason, transaction })
+    // Every transaction ends, usually with nobody listening: no payload for nobody.
+    if (this.decisions.has('transaction')) this.notice('transaction', { session: this.session.info, reason, transaction })
   }
 
   beginTls(): void {
@@ -349,10 +350,12 @@ export class Engine implements Host {
     this.transport?.end()
     this.transport = null
     const session = this.session.info
-    const { commands, messages, bytesIn, bytesOut } = session.counters
-    const summary = `${commands} commands, ${messages} messages, ${bytesIn} octets in, ${bytesOut} out`
-    const client = session.remoteAddress || 'unknown'
-    this.log.info(`closed ${client} (${reason}${transaction ? ', transaction aborted' : ''}): ${summary}`)
+    if (isLogging(this.log)) {
+      const { commands, messages, bytesIn, bytesOut } = session.counters
+      const summary = `${commands} commands, ${messages} messages, ${bytesIn} octets in, ${bytesOut} out`
+      const client = session.remoteAddress || 'unknown'
+      this.log.info(`closed ${client} (${reason}${transaction ? ', transaction aborted' : ''}): ${summary}`)
+    }
     publishClose(session, reason, transaction !== null)
     this.notice('close', { session, reason, aborted: transaction !== null })
     this.decisions.closeNoticed()
@@ -375,8 +378,11 @@ export class Engine implements Host {
   private pump(dataArrived = false): void {
     if (this.pumping || this.closed) return
     this.pumping = true
+    // Not through guarded(): a closure per read is measurable on small messages.
     try {
-      this.guarded(() => this.readInput())
+      this.readInput()
+    } catch (error) {
+      this.internalError(error)
     } finally {
       this.pumping = false
     }

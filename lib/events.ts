@@ -300,7 +300,7 @@ const ACCEPTED: Outcome = Object.freeze({ kind: 'accept', reply: null })
  * Combines listener results in listener order: the first that does not accept decides; if all
  * accept, the first positive `SmtpReply` is used. `pick` maps a value first (LMTP per-recipient).
  */
-export function combine(settled: readonly Settled[], pick: (value: unknown) => unknown = (v) => v): Outcome {
+export function combine(settled: readonly Settled[], pick?: (value: unknown) => unknown): Outcome {
   // No listener, or every listener accepted plainly: one shared answer, nothing allocated.
   if (settled.length === 0) return ACCEPTED
   let positive: Reply | null = null
@@ -309,7 +309,8 @@ export function combine(settled: readonly Settled[], pick: (value: unknown) => u
       if (result.error instanceof SmtpError) return { kind: 'reject', reply: result.error }
       return { kind: 'fail' }
     }
-    const value = pick(result.value)
+    // No default function for `pick`: a default is a new closure on every call.
+    const value = pick ? pick(result.value) : result.value
     if (value instanceof SmtpError) return { kind: 'reject', reply: value }
     if (value === false) return { kind: 'reject', reply: null }
     if (value instanceof SmtpReply) {

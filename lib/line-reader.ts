@@ -60,16 +60,24 @@ export class LineReader {
       this.fault = 'tooLong'
       return lf + 1
     }
-    const tail = input.subarray(pos, lf + 1)
-    const whole = this.parts.length === 0 ? tail : Buffer.concat([...this.parts, tail], total)
-    this.parts = []
-    this.partLength = 0
-    const hasCr = whole.length >= 2 && whole[whole.length - 2] === CR
+    // CR before the LF, in this input or (for a line split after its CR) at the end of the held part.
+    const hasCr = lf > pos ? input[lf - 1] === CR : this.lastHeld() === CR
     if (!hasCr && this.policy === 'reject') {
+      this.parts = []
+      this.partLength = 0
       this.fault = 'bareLineFeed'
       return lf + 1
     }
-    this.line = whole.subarray(0, whole.length - (hasCr ? 2 : 1))
+    const ending = hasCr ? 2 : 1
+    if (this.parts.length === 0) {
+      // The whole line is in this input: one view of it, nothing copied.
+      this.line = input.subarray(pos, lf + 1 - ending)
+    } else {
+      const whole = Buffer.concat([...this.parts, input.subarray(pos, lf + 1)], total)
+      this.parts = []
+      this.partLength = 0
+      this.line = whole.subarray(0, total - ending)
+    }
     return lf + 1
   }
 
@@ -80,6 +88,12 @@ export class LineReader {
     this.overflow = false
     this.line = null
     this.fault = null
+  }
+
+  /** The last octet of the held partial line, or -1. */
+  private lastHeld(): number {
+    const last = this.parts[this.parts.length - 1]
+    return last && last.length > 0 ? (last[last.length - 1] as number) : -1
   }
 
   private dropPartial(): void {

@@ -18,6 +18,14 @@ export interface Logger {
 /** A logger that drops everything. */
 export const SILENT: Logger = { debug() {}, info() {}, warn() {}, error() {} }
 
+/**
+ * True unless `log` drops everything: callers skip building a message nobody reads (a template
+ * string per connection or message shows up in profiles of many small sessions).
+ */
+export function isLogging(log: Logger): boolean {
+  return log !== SILENT
+}
+
 /** `logger` for one session: a pino child with `{ session: id }`, else `[id] ` before each line. */
 export function sessionLogger(logger: Logger, id: string): Logger {
   if (logger === SILENT) return logger

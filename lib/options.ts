@@ -217,11 +217,17 @@ export function checkTimeout(name: string, value: number, min = 0): void {
   if (value > MAX_TIMEOUT) throw invalid(name, `must be at most ${MAX_TIMEOUT} ms (a longer timer would fire at once), got ${value}`)
 }
 
+// Marks what resolveOptions returned (frozen, arrays frozen too): resolving it again returns it as
+// it is, so a server resolves its options once, not once per connection. Not enumerable, so the
+// options still look (and compare) like a plain record.
+const RESOLVED = Symbol('smtpwire.resolvedOptions')
+
 /**
- * Fills in defaults and checks every option.
+ * Fills in defaults and checks every option. Options this function returned are returned as they are.
  * @throws SmtpwireError `SMTPWIRE_ERR_INVALID_OPTION` naming the first bad option.
  */
-export function resolveOptions(options: SmtpOptions = {}): ResolvedOptions {
+export function resolveOptions(options: SmtpOptions | ResolvedOptions = {}): ResolvedOptions {
+  if (RESOLVED in options) return options as ResolvedOptions
   const defined = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined))
   const merged = { ...DEFAULTS, ...defined } as Omit<ResolvedOptions, 'greeting'> & { greeting?: string }
   // Checked before anything is computed from them (binaryMime is combined with chunking below).
@@ -271,9 +277,11 @@ export function resolveOptions(options: SmtpOptions = {}): ResolvedOptions {
       throw invalid('authMechanisms', `must list distinct names among ${MECHANISM_NAMES.join(', ')}`)
     }
   }
-  return Object.freeze({
+  const result: ResolvedOptions = {
     ...resolved,
     authMechanisms: mechanisms && Object.freeze([...mechanisms]),
     trustedProxies: Object.freeze([...resolved.trustedProxies]),
-  })
+  }
+  Object.defineProperty(result, RESOLVED, { value: true })
+  return Object.freeze(result)
 }

@@ -63,6 +63,8 @@ export type ParamResult<T> = { readonly ok: true; readonly params: T } | { reado
 const refuse = (reply: ReplyKey): { ok: false; reply: ReplyKey } => ({ ok: false, reply })
 
 function hasDuplicate(raw: RawParams): boolean {
+  // Most MAIL and RCPT lines carry one parameter or none: no Set for them.
+  if (raw.length < 2) return false
   const seen = new Set<string>()
   for (const [key] of raw) {
     if (seen.has(key)) return true

@@ -34,12 +34,16 @@ const PARAM = /^([A-Za-z0-9][A-Za-z0-9-]*)(?:=([\x21-\x3C\x3E-\x7E\u0080-\u{10FF
 const CONTROL = /[\x00-\x08\x0A-\x1F\x7F]/
 const VERB = /^[A-Za-z]{1,16}$/
 
+const NO_PARAMS: RawParams = Object.freeze([])
+
 function fault(verb: string | null, reply: ReplyKey): Fault {
   return { verb, fault: reply }
 }
 
 /** Splits `KEY=VALUE KEY2` into raw params; `null` when one is malformed. */
 export function parseParams(text: string): RawParams | null {
+  // The usual MAIL or RCPT line has none: one shared empty list, no split.
+  if (text === '') return NO_PARAMS
   const out: Array<readonly [string, string | null]> = []
   for (const word of text.split(' ')) {
     if (word === '') continue // tolerate doubled spaces, as most servers do
@@ -81,7 +85,8 @@ export function parseCommand(line: string): Command | Fault {
   if (!VERB.test(word)) return fault(null, 'unknownCommand')
   const verb = word.toUpperCase()
   // Trailing spaces are common ("RSET "); a leading one after the verb is the separator.
-  const rest = space < 0 ? '' : line.slice(space + 1).replace(/ +$/, '')
+  const after = space < 0 ? '' : line.slice(space + 1)
+  const rest = after.endsWith(' ') ? after.replace(/ +$/, '') : after
   if (CONTROL.test(rest)) return fault(verb, 'syntaxError')
   switch (verb) {
     case 'HELO':

@@ -33,8 +33,12 @@ export class SmtpProtocol {
   private readonly listeners = new Listeners()
   private readonly engine: Engine
 
-  /** @throws SmtpwireError `SMTPWIRE_ERR_INVALID_OPTION` for a bad option. */
-  constructor(options?: SmtpOptions) {
+  /**
+   * `options` may also be another session's `options`, which are used as they are (SmtpServer
+   * resolves each listener's options once and hands them to every session).
+   * @throws SmtpwireError `SMTPWIRE_ERR_INVALID_OPTION` for a bad option.
+   */
+  constructor(options?: SmtpOptions | ResolvedOptions) {
     this.options = resolveOptions(options)
     this.engine = new Engine(this.options, this.listeners)
   }

@@ -190,11 +190,20 @@ export type ReplyKey = keyof typeof REPLIES
 const CRLF = '\r\n'
 
 /** The text of a reply as lines, with any CR or LF inside a line turned into a line break. */
-function textLines(text: string | readonly string[]): string[] {
+function textLines(text: string | readonly string[]): readonly string[] {
+  // Most texts are one line without a break: no split (a regex split per reply shows in profiles).
+  if (typeof text === 'string' && !hasBreak(text)) return [text]
   const parts = typeof text === 'string' ? [text] : text
   const lines: string[] = []
-  for (const part of parts) for (const line of part.split(/\r\n|\r|\n/)) lines.push(line)
+  for (const part of parts) {
+    if (hasBreak(part)) for (const line of part.split(/\r\n|\r|\n/)) lines.push(line)
+    else lines.push(part)
+  }
   return lines.length > 0 ? lines : ['']
+}
+
+function hasBreak(text: string): boolean {
+  return text.includes('\n') || text.includes('\r')
 }
 
 /** The enhanced code a reply carries when enhanced codes are on; `null` when it carries none. */
@@ -221,14 +230,15 @@ export function formatReply(reply: Reply, withEnhanced: boolean): Buffer {
   const enhanced = withEnhanced ? enhancedCodeOf(reply) : null
   const lines = textLines(reply.text)
   let out = ''
-  lines.forEach((line, i) => {
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i] as string
     const sep = i === lines.length - 1 ? ' ' : '-'
     const body = enhanced === null || line === '' ? (enhanced ?? line) : `${enhanced} ${line}`
     // RFC 5321 §4.2: the text after the last line's code is optional, so an empty one ends at the
     // code; but RFC 4954 §4 writes an empty SASL challenge as "334 " with its space.
     const bare = body === '' && sep === ' ' && reply.code !== 334
     out += bare ? `${reply.code}${CRLF}` : `${reply.code}${sep}${body}${CRLF}`
-  })
+  }
   const bytes = Buffer.from(out, 'utf8')
   if (cacheable) {
     const pair = formatted.get(reply) ?? [undefined, undefined]

@@ -9,12 +9,17 @@ const FLUSH_AT = 16 * 1024
 
 /** Reply bytes in command order, written as one batch per read of client input. */
 export class ReplyQueue {
-  private batch: Buffer[] = []
+  // The usual batch is one reply (one command per read): it waits here, with no array.
+  private first: Buffer | null = null
+  /** The whole batch once it has two replies or more (commands were pipelined). */
+  private many: Buffer[] | null = null
   private octets = 0
 
   /** Queues one formatted reply; true when the batch is large enough to be written now. */
   push(bytes: Buffer): boolean {
-    this.batch.push(bytes)
+    if (this.first === null) this.first = bytes
+    else if (this.many === null) this.many = [this.first, bytes]
+    else this.many.push(bytes)
     this.octets += bytes.length
     return this.octets >= FLUSH_AT
   }
@@ -24,17 +29,19 @@ export class ReplyQueue {
    * octets written, negated when the transport asked the writer to wait for 'drain'.
    */
   flush(transport: SmtpTransport | null): number {
-    if (this.batch.length === 0) return 0
-    const batch = this.batch
+    const first = this.first
+    if (first === null) return 0
+    const many = this.many
     const length = this.octets
-    this.batch = []
+    this.first = null
+    this.many = null
     this.octets = 0
     if (!transport) return 0
     // A batch of pipelined replies goes out in one write, without joining them first when it can.
     let ok: boolean
-    if (batch.length === 1) ok = transport.write(batch[0] as Buffer)
-    else if (transport.writev) ok = transport.writev(batch)
-    else ok = transport.write(Buffer.concat(batch, length))
+    if (many === null) ok = transport.write(first)
+    else if (transport.writev) ok = transport.writev(many)
+    else ok = transport.write(Buffer.concat(many, length))
     return ok ? length : -length
   }
 }

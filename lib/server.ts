@@ -10,7 +10,7 @@ import { ConnectionLimits, ConnectionSlot } from './connection-limits.js'
 import { SmtpwireError } from './errors.js'
 import { ProcessingGate } from './gate.js'
 import { SILENT, type Logger } from './logger.js'
-import { checkTimeout, resolveOptions, type SmtpOptions } from './options.js'
+import { checkTimeout, resolveOptions, type ResolvedOptions, type SmtpOptions } from './options.js'
 import { SmtpProtocol } from './protocol.js'
 import { readProxyHeader } from './proxy.js'
 import { formatReply, REPLIES, type Reply } from './replies.js'
@@ -92,8 +92,8 @@ export class SmtpServer extends EventEmitter<SmtpServerEvents> {
     if (listener.secure && !this.implicitTls) {
       throw new SmtpwireError('SMTPWIRE_ERR_TLS', 'a secure listener needs the server\'s `tls` option (key and certificate)')
     }
-    const options = listener.options ? { ...this.options, ...listener.options } : this.options
-    resolveOptions(options)
+    // Resolved once per listener, not per connection: every session of it shares the frozen result.
+    const options = resolveOptions(listener.options ? { ...this.options, ...listener.options } : this.options)
     if (listener.proxyTimeout !== undefined) checkTimeout('proxyTimeout', listener.proxyTimeout, 1)
     const server = net.createServer({ allowHalfOpen: true, highWaterMark: STREAM_BUFFER_OCTETS }, (socket) => void this.accept(socket, listener, options))
     return new Promise((resolve, reject) => {
@@ -164,9 +164,12 @@ export class SmtpServer extends EventEmitter<SmtpServerEvents> {
     else process.emitWarning(failure)
   }
 
-  private async accept(socket: net.Socket, listener: ListenOptions, options: SmtpOptions): Promise<void> {
+  private async accept(socket: net.Socket, listener: ListenOptions, options: ResolvedOptions): Promise<void> {
     this.sockets.add(socket)
-    socket.once('close', () => {
+    let slot: ConnectionSlot | Reply | null = null
+    // One listener for the socket's end ('close' comes once): the slot, then the count of sockets.
+    socket.on('close', () => {
+      if (slot instanceof ConnectionSlot) slot.release()
       this.sockets.delete(socket)
       if (this.sockets.size === 0) for (const wake of this.onSocketsClosed.splice(0)) wake()
     })
@@ -181,9 +184,8 @@ export class SmtpServer extends EventEmitter<SmtpServerEvents> {
       tls: null,
     }
     // Counted from accept: a client still owing its PROXY header or TLS handshake holds a slot too.
-    const slot = this.limits.take(facts.remoteAddress ?? '')
+    slot = this.limits.take(facts.remoteAddress ?? '')
     if (!(slot instanceof ConnectionSlot)) return this.refuse(socket, socket, !listener.secure, facts, slot)
-    socket.once('close', () => slot.release())
     try {
       if (listener.proxyProtocol) {
         const { header, rest } = await readProxyHeader(socket, listener.proxyTimeout ?? 10_000)
@@ -243,7 +245,7 @@ export class SmtpServer extends EventEmitter<SmtpServerEvents> {
     socket.once('close', () => clearTimeout(timer))
   }
 
-  private startSession(stream: Duplex, socket: net.Socket, facts: SessionFacts, options: SmtpOptions, slot: ConnectionSlot): void {
+  private startSession(stream: Duplex, socket: net.Socket, facts: SessionFacts, options: ResolvedOptions, slot: ConnectionSlot): void {
     const smtp = new SmtpProtocol(options)
     this.sessions.set(smtp, socket)
     const release = (): void => {

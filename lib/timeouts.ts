@@ -13,9 +13,18 @@ interface Limits {
   readonly sessionTimeout: number
 }
 
-/** One idle timer (command or data, restarted as the engine says) and one whole-session timer. */
+/**
+ * One idle clock (command or data, restarted as the engine says) and one whole-session clock.
+ *
+ * The idle clock is a timer per kind, made once and restarted in place with `refresh()`: a message
+ * switches from command to data and back, and a new timer (and a clear) per switch showed in
+ * profiles of many small messages. A timer of the kind not awaited now may still fire; it is
+ * ignored, and a later `refresh()` arms it again. Each timer, when it counts, was (re)started at
+ * the same moments a new one would have been, so the limits fire exactly when they did.
+ */
 export class SessionTimers {
-  private idle: ReturnType<typeof setTimeout> | null = null
+  private readonly idle: Record<IdleKind, ReturnType<typeof setTimeout> | null> = { command: null, data: null }
+  /** The kind awaited now, whose timer counts; null while none does (paused, or its limit is 0). */
   private idleKind: IdleKind | null = null
   private whole: ReturnType<typeof setTimeout> | null = null
   /** Whole command lines (and input-mode changes) so far: what restarts the command timer. */
@@ -51,32 +60,35 @@ export class SessionTimers {
   waitFor(kind: IdleKind, progress: boolean): void {
     const ms = kind === 'data' ? this.limits.dataTimeout : this.limits.commandTimeout
     if (ms === 0) return this.pause()
-    if (this.idle && this.idleKind === kind) {
-      // Restarting the running timer in place is cheaper than a new one (this runs on every read).
-      if (progress) this.idle.refresh()
-      return
-    }
-    this.pause()
+    if (this.idleKind === kind && !progress) return
     this.idleKind = kind
-    this.idle = this.timer(kind, ms)
+    const timer = this.idle[kind]
+    if (timer) timer.refresh()
+    else this.idle[kind] = this.timer(kind, ms)
   }
 
   /** The server itself is busy (a listener is deciding): the client is not idle. */
   pause(): void {
-    if (this.idle) clearTimeout(this.idle)
-    this.idle = null
     this.idleKind = null
   }
 
   /** Stops every clock (the session ended). */
   stop(): void {
-    this.pause()
+    this.idleKind = null
+    for (const kind of ['command', 'data'] as const) {
+      const timer = this.idle[kind]
+      if (timer) clearTimeout(timer)
+      this.idle[kind] = null
+    }
     if (this.whole) clearTimeout(this.whole)
     this.whole = null
   }
 
   private timer(what: Expiry, ms: number): ReturnType<typeof setTimeout> {
-    const timer = setTimeout(() => this.expired(what), ms)
+    const timer = setTimeout(() => {
+      // An idle timer counts only while its kind is awaited.
+      if (what === 'session' || what === this.idleKind) this.expired(what)
+    }, ms)
     // Connections keep the process alive, not their clocks.
     timer.unref?.()
     return timer

@@ -303,5 +303,15 @@ describe('resolveOptions', () => {
       expect(options).to.deep.equal({ domain: 'mx.test', chunking: false })
       expect(Object.isFrozen(options)).to.equal(false)
     })
+
+    it('is returned as it is when resolved again (a server resolves once, not per connection)', () => {
+      const resolved = resolveOptions({ domain: 'mx.test', lmtp: true })
+      expect(resolveOptions(resolved)).to.equal(resolved)
+      // A copy is not marked: it is checked and resolved like any options.
+      const copy = { ...resolved, lmtp: false }
+      expect(resolveOptions(copy)).to.not.equal(copy)
+      expect(resolveOptions(copy).lmtp).to.equal(false)
+      expect(Object.keys(resolved)).to.deep.equal(Object.keys(resolveOptions()))
+    })
   })
 })

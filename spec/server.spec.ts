@@ -46,6 +46,17 @@ describe('SmtpServer', () => {
     client.socket.destroy()
   })
 
+  it('resolves its options once per listener: every session shares them', async () => {
+    const sessions: SmtpProtocol[] = []
+    const port = await start((smtp) => void sessions.push(smtp))
+    const clients = [await SocketClient.connect(port), await SocketClient.connect(port)]
+    for (const client of clients) await client.read()
+    expect(sessions).to.have.length(2)
+    expect(sessions[0]!.options).to.equal(sessions[1]!.options)
+    expect(sessions[0]!.options.domain).to.equal('mx.test')
+    for (const client of clients) client.socket.destroy()
+  })
+
   it('listens on several ports at once', async () => {
     const port = await start()
     const second = await server!.listen(0, '127.0.0.1')

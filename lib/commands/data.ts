@@ -7,6 +7,7 @@ import { SmtpwireError } from '../errors.js'
 import { combine, replyFor, type Settled } from '../events.js'
 import { HeaderScanner } from '../header-scanner.js'
 import type { Host, InputReader } from '../host.js'
+import { isLogging } from '../logger.js'
 import { MessageBody } from '../message-body.js'
 import type { Command } from '../parser.js'
 import { formatReceivedHeader } from '../received.js'
@@ -195,7 +196,7 @@ class BodyReader implements InputReader {
       publishMessage(host.session.info, transaction, delivered ? 'accepted' : failed ? 'failed' : 'refused', replies[0]?.code ?? null)
       for (const reply of replies) host.send(reply)
       if (delivered) host.session.delivered()
-      host.log.info(`message ${transaction.id} ${delivered ? 'accepted' : 'refused'}: ${transaction.size} octets from <${transaction.from?.address ?? ''}> to ${transaction.to.length} recipient(s)`)
+      if (isLogging(host.log)) host.log.info(`message ${transaction.id} ${delivered ? 'accepted' : 'refused'}: ${transaction.size} octets from <${transaction.from?.address ?? ''}> to ${transaction.to.length} recipient(s)`)
       host.session.endTransaction(delivered ? 'delivered' : 'rejected')
     })
   }

@@ -4,11 +4,26 @@
 import { capabilitiesOf, ehloKeywords } from '../capabilities.js'
 import { combine, replyFor } from '../events.js'
 import type { Host } from '../host.js'
+import type { ResolvedOptions } from '../options.js'
 import type { Command } from '../parser.js'
 import { closingReply, greetingReply, helloReply, REPLIES, type Reply } from '../replies.js'
 import { hasAuthListener } from './guards.js'
 
 type Hello = Extract<Command, { verb: 'HELO' | 'EHLO' | 'LHLO' }>
+
+// The greeting and the QUIT reply depend only on the options, which a server's sessions share:
+// built once per options and frozen, so formatReply keeps their bytes too (one of each per
+// connection showed in profiles of many short sessions).
+const fixedReplies = new WeakMap<ResolvedOptions, { readonly greeting: Reply; readonly closing: Reply }>()
+
+function fixedRepliesOf(options: ResolvedOptions): { readonly greeting: Reply; readonly closing: Reply } {
+  let replies = fixedReplies.get(options)
+  if (!replies) {
+    replies = { greeting: Object.freeze(greetingReply(options.domain, options.greeting)), closing: Object.freeze(closingReply(options.domain)) }
+    fixedReplies.set(options, replies)
+  }
+  return replies
+}
 type Query = Extract<Command, { verb: 'VRFY' | 'EXPN' | 'HELP' }>
 
 /** Sends the greeting, or asks `connect` listeners first (again after XCLIENT). */
@@ -18,7 +33,7 @@ export function greet(host: Host): void {
   host.decide('connect', { session: host.session.info }, (settled) => {
     const outcome = combine(settled)
     if (outcome.kind === 'accept') {
-      host.send(outcome.reply ?? greetingReply(options.domain, options.greeting))
+      host.send(outcome.reply ?? fixedRepliesOf(options).greeting)
     } else {
       // RFC 5321 §3.1: after a 554 greeting, answer 503 to everything but QUIT. A greeting can
       // only be 220, 421 or 554, so a listener that blew up gets 421.
@@ -70,7 +85,7 @@ export function noop(host: Host): void {
 
 /** QUIT: 221, then the connection ends. */
 export function quit(host: Host): void {
-  host.close('quit', closingReply(host.options.domain))
+  host.close('quit', fixedRepliesOf(host.options).closing)
 }
 
 const QUERY_DEFAULTS: Record<Query['verb'], { event: 'vrfy' | 'expn' | 'help'; accepted: Reply; rejected: Reply }> = {

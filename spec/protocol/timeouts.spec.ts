@@ -57,6 +57,37 @@ describe('SmtpProtocol', () => {
       expect(log).to.deep.equal(['data', 'transaction:closed', 'close:timeout:aborted'])
     })
 
+    it('switches clocks exactly between commands and data, however often (each is reused, not remade)', async () => {
+      const { smtp, client } = await startAt('ehlo', { commandTimeout: 5 * MINUTE, dataTimeout: 3 * MINUTE, sessionTimeout: 0 })
+      const log = recordEvents(smtp)
+      for (let i = 0; i < 3; i++) {
+        await client.command('MAIL FROM:<a@b.test>')
+        await client.command('RCPT TO:<c@d.test>')
+        await client.command('DATA')
+        // The data clock counts from the last read of data, not from DATA.
+        clock.tick(2 * MINUTE)
+        client.write('Subject: x\r\n')
+        clock.tick(3 * MINUTE - 1)
+        expect(client.ended).to.equal(false)
+        expect(await client.command('.')).to.equal('250 2.0.0 Message accepted')
+        // The command clock starts again at the reply: the data timer still set must not fire for it.
+        clock.tick(5 * MINUTE - 1)
+        expect(client.ended).to.equal(false)
+      }
+      clock.tick(1)
+      expect(await client.settle()).to.deep.equal([TIMEOUT])
+      expect(log.filter((event) => event.startsWith('close'))).to.deep.equal(['close:timeout'])
+    })
+
+    it('times out message data after dataTimeout, though the command limit is longer', async () => {
+      const { client } = await startAt('rcpt', { commandTimeout: 10 * MINUTE, dataTimeout: MINUTE, sessionTimeout: 0 })
+      await client.send('DATA')
+      clock.tick(MINUTE - 1)
+      expect(client.ended).to.equal(false)
+      clock.tick(1)
+      expect(await client.settle()).to.deep.equal([TIMEOUT])
+    })
+
     it('ends even a busy session at sessionTimeout', async () => {
       const { client } = await startAt('ehlo', { sessionTimeout: 10 * MINUTE })
       for (let i = 0; i < 9; i++) {
