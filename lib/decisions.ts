@@ -16,7 +16,7 @@ const NO_ANSWERS: readonly Settled[] = Object.freeze([])
 
 /** What decisions need from the session that runs them. */
 export interface DecisionOwner {
-  readonly session: SessionInfo
+  readonly sessionInfo: SessionInfo
   readonly log: Logger
   /** True once the session ended: nobody is asked anything more. */
   isClosed(): boolean
@@ -178,14 +178,14 @@ export class Decisions {
     if (!decisionChannel.hasSubscribers) return
     const duration = performance.now() - start
     const { kind: outcome } = combine(settled)
-    decisionChannel.publish({ session: this.owner.session, event, listeners: settled.length, async, outcome, duration })
+    decisionChannel.publish({ session: this.owner.sessionInfo, event, listeners: settled.length, async, outcome, duration })
   }
 
   private reportErrors(event: string, settled: readonly Settled[]): void {
     for (const error of unexpectedErrors(settled)) {
       this.owner.log.error(`${event} listener failed: ${error.message}`)
       if (event === 'error') process.emitWarning(error) // an `error` listener threw: nowhere else to go
-      else this.notice('error', { session: this.owner.session, error, event })
+      else this.notice('error', { session: this.owner.sessionInfo, error, event })
     }
   }
 }

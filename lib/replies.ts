@@ -267,6 +267,31 @@ export function helloReply(domain: string, clientName: string, keywords: readonl
   return { code: 250, enhanced: null, text: keywords ? [first, ...keywords] : first }
 }
 
+// The keyword lines of EHLO replies, formatted once per frozen keyword list (offeredKeywords).
+const keywordLines = new WeakMap<readonly string[], Buffer>()
+
+/**
+ * The wire bytes of `helloReply(domain, clientName, keywords)`, with `keywords` (when frozen)
+ * formatted once and kept: only the first line, which names the client, is new per EHLO.
+ */
+export function formatHelloReply(domain: string, clientName: string, keywords: readonly string[]): Buffer {
+  const first = `${domain} greets ${clientName}`
+  if (keywords.length === 0 || !Object.isFrozen(keywords) || hasBreak(first)) return formatReply(helloReply(domain, clientName, keywords), false)
+  let tail = keywordLines.get(keywords)
+  if (!tail) {
+    // The lines after the first are formatted alike whatever comes before them.
+    tail = formatReply({ code: 250, enhanced: null, text: keywords }, false)
+    keywordLines.set(keywords, tail)
+  }
+  const head = Buffer.byteLength(first, 'utf8') + 6 // "250-" first CRLF
+  const bytes = Buffer.allocUnsafe(head + tail.length)
+  bytes.write('250-', 0, 'latin1')
+  bytes.write(first, 4, 'utf8')
+  bytes.write(CRLF, head - 2, 'latin1')
+  tail.copy(bytes, head)
+  return bytes
+}
+
 /** 221 to QUIT, naming the server. */
 export function closingReply(domain: string): Reply {
   return withText(REPLIES.closing, `${domain} Service closing transmission channel`)
