@@ -35,8 +35,10 @@ const kTransport = Symbol('smtpwire.transport')
 // listener takes. Past it the stream itself is paused (TCP backpressure).
 const HOLD_LIMIT = 16 * 1024
 
+// Detaching sets the protocol to undefined rather than deleting it: a delete turns the socket into
+// a dictionary-mode object, slow for Node's own property accesses to its end.
 interface AttachedStream extends Duplex {
-  [kProtocol]?: Attachable
+  [kProtocol]?: Attachable | undefined
   [kTransport]?: StreamTransport
 }
 
@@ -200,13 +202,13 @@ function streamOnEnd(this: AttachedStream): void {
 
 function streamOnClose(this: AttachedStream): void {
   const protocol = this[kProtocol]
-  delete this[kProtocol]
+  this[kProtocol] = undefined
   protocol?.destroy()
 }
 
 function streamOnError(this: AttachedStream, error: Error): void {
   const protocol = this[kProtocol]
-  delete this[kProtocol]
+  this[kProtocol] = undefined
   protocol?.destroy(error)
 }
 
@@ -225,7 +227,7 @@ function wire(protocol: Attachable, stream: Duplex): void {
 function unwire(stream: Duplex): Attachable | undefined {
   const attached = stream as AttachedStream
   const protocol = attached[kProtocol]
-  delete attached[kProtocol]
+  attached[kProtocol] = undefined
   attached.off('data', streamOnData)
   attached.off('end', streamOnEnd)
   attached.off('close', streamOnClose)
