@@ -164,16 +164,12 @@ export class SmtpServer extends EventEmitter<SmtpServerEvents> {
     else process.emitWarning(failure)
   }
 
-  private async accept(socket: net.Socket, listener: ListenOptions, options: ResolvedOptions): Promise<void> {
+  private accept(socket: net.Socket, listener: ListenOptions, options: ResolvedOptions): void {
     this.sockets.add(socket)
-    let slot: ConnectionSlot | Reply | null = null
-    // One listener for the socket's end ('close' comes once): the slot, then the count of sockets.
-    socket.on('close', () => {
-      if (slot instanceof ConnectionSlot) slot.release()
-      this.sockets.delete(socket)
-      if (this.sockets.size === 0) for (const wake of this.onSocketsClosed.splice(0)) wake()
-    })
-    socket.on('error', () => undefined) // until the protocol owns the socket, a reset just closes it
+    const connection = new Connection(socket)
+    // One listener for the socket's end ('close' comes once): the slot, any linger timer, then the count of sockets.
+    socket.on('close', () => this.socketClosed(connection))
+    socket.on('error', ignore) // until the protocol owns the socket, a reset just closes it
     socket.setNoDelay(true)
     const facts: SessionFacts = {
       remoteAddress: socket.remoteAddress ?? '',
@@ -184,8 +180,32 @@ export class SmtpServer extends EventEmitter<SmtpServerEvents> {
       tls: null,
     }
     // Counted from accept: a client still owing its PROXY header or TLS handshake holds a slot too.
-    slot = this.limits.take(facts.remoteAddress ?? '')
-    if (!(slot instanceof ConnectionSlot)) return this.refuse(socket, socket, !listener.secure, facts, slot)
+    const slot = this.limits.take(facts.remoteAddress ?? '')
+    if (!(slot instanceof ConnectionSlot)) return this.refuse(socket, socket, !listener.secure, facts, slot, connection)
+    connection.slot = slot
+    // A PROXY header, an implicit-TLS handshake or a reverse lookup to wait for first; else the
+    // session starts now (no async step per connection).
+    if (listener.proxyProtocol || listener.secure || this.lookup) return void this.prepare(socket, listener, options, facts, slot, connection)
+    try {
+      if (this.closing) {
+        slot.release()
+        return this.refuse(socket, socket, true, facts, REPLIES.shuttingDown, connection)
+      }
+      this.startSession(socket, socket, facts, options, slot, connection)
+    } catch (error) {
+      this.dropped(socket, facts, error)
+    }
+  }
+
+  /** Accept's steps that wait: the PROXY header, the implicit-TLS handshake, the reverse lookup. */
+  private async prepare(
+    socket: net.Socket,
+    listener: ListenOptions,
+    options: ResolvedOptions,
+    facts: SessionFacts,
+    slot: ConnectionSlot,
+    connection: Connection,
+  ): Promise<void> {
     try {
       if (listener.proxyProtocol) {
         const { header, rest } = await readProxyHeader(socket, listener.proxyTimeout ?? 10_000)
@@ -198,7 +218,7 @@ export class SmtpServer extends EventEmitter<SmtpServerEvents> {
         const refusal = slot.moveTo(facts.remoteAddress ?? '')
         if (refusal) {
           slot.release()
-          return this.refuse(socket, socket, !listener.secure, facts, refusal)
+          return this.refuse(socket, socket, !listener.secure, facts, refusal, connection)
         }
       }
       let stream: Duplex = socket
@@ -210,62 +230,86 @@ export class SmtpServer extends EventEmitter<SmtpServerEvents> {
       if (this.lookup && facts.remoteAddress) facts.clientHostname = await this.lookup(facts.remoteAddress)
       if (this.closing) {
         slot.release()
-        return this.refuse(stream, socket, true, facts, REPLIES.shuttingDown)
+        return this.refuse(stream, socket, true, facts, REPLIES.shuttingDown, connection)
       }
-      this.startSession(stream, socket, facts, options, slot)
+      this.startSession(stream, socket, facts, options, slot, connection)
     } catch (error) {
-      // A bad PROXY header or a failed TLS handshake: there is no session to tell, so just close.
-      this.log.warn(`connection from ${facts.remoteAddress} dropped: ${(error as Error).message}`)
-      if (this.listenerCount('connectionError') > 0) this.emit('connectionError', error instanceof Error ? error : new Error(String(error)), facts)
-      socket.destroy()
+      this.dropped(socket, facts, error)
     }
+  }
+
+  /** A bad PROXY header or a failed TLS handshake: there is no session to tell, so just close. */
+  private dropped(socket: net.Socket, facts: SessionFacts, error: unknown): void {
+    this.log.warn(`connection from ${facts.remoteAddress} dropped: ${(error as Error).message}`)
+    if (this.listenerCount('connectionError') > 0) this.emit('connectionError', error instanceof Error ? error : new Error(String(error)), facts)
+    socket.destroy()
+  }
+
+  /** The socket closed: its slot is given back, its linger timer stopped, and a waiting close() woken. */
+  private socketClosed(connection: Connection): void {
+    connection.slot?.release()
+    if (connection.lingering) clearTimeout(connection.lingering)
+    connection.lingering = null
+    this.sockets.delete(connection.socket)
+    if (this.sockets.size === 0) for (const wake of this.onSocketsClosed.splice(0)) wake()
   }
 
   /**
    * Refuses a client: a 421 in place of the greeting, then the connection ends (within
    * lingerTimeout). Before an implicit-TLS handshake no reply can be read, so it just closes.
    */
-  private refuse(stream: Duplex, socket: net.Socket, canReply: boolean, facts: SessionFacts, reply: Reply): void {
+  private refuse(stream: Duplex, socket: net.Socket, canReply: boolean, facts: SessionFacts, reply: Reply, connection: Connection): void {
     this.log.warn(`refused ${facts.remoteAddress}: ${String(reply.text)}${canReply ? '' : ' (closed before the TLS handshake)'}`)
     if (!canReply) return void socket.destroy()
     // With its enhanced code: clients read it to decide when to retry.
     stream.end(formatReply(reply, true))
     // Whatever the client still sends is read and dropped, so its FIN is seen and the socket closes.
     if (stream === socket) socket.resume()
-    this.linger(socket)
+    this.linger(connection)
   }
 
   /** The server ended its side: a peer that never closes its own is cut off after lingerTimeout. */
-  private linger(socket: net.Socket): void {
-    if (socket.destroyed) return
-    const timer = setTimeout(() => {
+  private linger(connection: Connection): void {
+    const socket = connection.socket
+    if (socket.destroyed || connection.lingering) return
+    // Stopped by the socket's 'close' (socketClosed).
+    connection.lingering = setTimeout(() => {
       this.log.info(`cutting off ${socket.remoteAddress ?? 'unknown'}: still open ${this.server.lingerTimeout} ms after the server ended it`)
       socket.destroy()
     }, this.server.lingerTimeout).unref()
-    socket.once('close', () => clearTimeout(timer))
   }
 
-  private startSession(stream: Duplex, socket: net.Socket, facts: SessionFacts, options: ResolvedOptions, slot: ConnectionSlot): void {
+  private startSession(stream: Duplex, socket: net.Socket, facts: SessionFacts, options: ResolvedOptions, slot: ConnectionSlot, connection: Connection): void {
     const smtp = new SmtpProtocol(options)
     this.sessions.set(smtp, socket)
-    const release = (): void => {
+    smtp.on('close', () => {
       this.sessions.delete(smtp)
       slot.release()
-    }
-    smtp.on('close', () => {
-      release()
       const finished: Promise<void> = smtp.settled().then(() => void this.finishing.delete(finished))
       this.finishing.add(finished)
-      this.linger(socket)
+      this.linger(connection)
     })
     try {
       this.handler(smtp, stream)
     } catch (error) {
       this.reportError(error)
-      release()
+      this.sessions.delete(smtp)
+      slot.release()
       socket.destroy()
       return
     }
     smtp.attach(stream, facts, facts.tls ? undefined : this.starttlsUpgrade)
   }
 }
+
+/** One accepted socket's bookkeeping, until its 'close'. */
+class Connection {
+  /** The connection's place in the limits, once it has one. */
+  slot: ConnectionSlot | null = null
+  /** The lingerTimeout timer, once the server ended its side. */
+  lingering: ReturnType<typeof setTimeout> | null = null
+
+  constructor(readonly socket: net.Socket) {}
+}
+
+function ignore(): void {}
