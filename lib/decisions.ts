@@ -167,6 +167,11 @@ export class Decisions {
     return work
   }
 
+  /** True while a Promise returned by a listener has not settled (what `settled()` waits for). */
+  get pending(): boolean {
+    return this.pendingWork.size > 0
+  }
+
   /** Resolves once every Promise returned by listeners so far has settled. */
   async settled(): Promise<void> {
     // Called from a listener, the dispatch it is part of registers its Promise just after: wait a tick.

@@ -271,6 +271,11 @@ export class Engine implements Host, DecisionOwner {
     return this.decisions.settled()
   }
 
+  /** True while a Promise returned by a listener has not settled. */
+  get hasPendingWork(): boolean {
+    return this.decisions.pending
+  }
+
   hasListeners(event: keyof DecisionEvents | keyof NoticeEvents): boolean {
     return this.decisions.has(event)
   }

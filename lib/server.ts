@@ -39,6 +39,12 @@ export class SmtpServer extends EventEmitter<SmtpServerEvents> {
   private readonly limits: ConnectionLimits
   /** Cleanup still running in closed sessions' listeners (see `SmtpProtocol.settled`). */
   private readonly finishing = new Set<Promise<void>>()
+  /**
+   * Sessions that closed in this turn of the event loop: their `close` listeners may still return
+   * Promises, so whether they have cleanup running is looked at once the turn is over.
+   */
+  private closedThisTurn: SmtpProtocol[] = []
+  private readonly checkClosed = (): void => this.trackCleanup()
   private closing: Promise<void> | null = null
   private readonly options: SmtpOptions
   private readonly server: Omit<SmtpServerOptions, keyof SmtpOptions>
@@ -130,7 +136,10 @@ export class SmtpServer extends EventEmitter<SmtpServerEvents> {
     // wait for every 'close', so each session has ended, then for the sessions' own cleanup.
     const finished = Promise.all(stopped)
       .then(() => this.socketsClosed())
-      .then(() => Promise.all(this.finishing))
+      .then(() => {
+        this.trackCleanup() // sessions that closed just now
+        return Promise.all(this.finishing)
+      })
       .then(() => false)
     const late = await Promise.race([finished, timedOut])
     clearTimeout(force)
@@ -138,6 +147,7 @@ export class SmtpServer extends EventEmitter<SmtpServerEvents> {
     this.cutOff()
     await Promise.all(stopped)
     await this.socketsClosed()
+    this.trackCleanup()
     if (this.finishing.size > 0) this.log.warn(`close timeout: not waiting for the listeners of ${this.finishing.size} closed sessions`)
   }
 
@@ -150,6 +160,18 @@ export class SmtpServer extends EventEmitter<SmtpServerEvents> {
       smtp.close()
     }
     for (const socket of this.sockets) if (!graceful.has(socket)) socket.destroy()
+  }
+
+  /** Sessions closed earlier with listener work still running: their settled() goes in `finishing`. */
+  private trackCleanup(): void {
+    const closed = this.closedThisTurn
+    if (closed.length === 0) return
+    this.closedThisTurn = []
+    for (const smtp of closed) {
+      if (!smtp.hasPendingWork) continue
+      const finished: Promise<void> = smtp.settled().then(() => void this.finishing.delete(finished))
+      this.finishing.add(finished)
+    }
   }
 
   private socketsClosed(): Promise<void> {
@@ -285,8 +307,8 @@ export class SmtpServer extends EventEmitter<SmtpServerEvents> {
     smtp.on('close', () => {
       this.sessions.delete(smtp)
       slot.release()
-      const finished: Promise<void> = smtp.settled().then(() => void this.finishing.delete(finished))
-      this.finishing.add(finished)
+      // Most sessions leave nothing running: a settled() Promise per session only when one does.
+      if (this.closedThisTurn.push(smtp) === 1) process.nextTick(this.checkClosed)
       this.linger(connection)
     })
     try {
