@@ -33,13 +33,15 @@ import { isLogging, redactCommand, sessionLogger, type Logger } from './logger.j
 import type { ResolvedOptions } from './options.js'
 import { parseCommand } from './parser.js'
 import { ReplyQueue } from './reply-queue.js'
-import { formatReply, REPLIES, type Reply } from './replies.js'
+import { formatHelloReply, formatReply, helloReply, REPLIES, type Reply } from './replies.js'
 import { greetedExtended, Session, type TransactionState } from './session.js'
 import type { SessionFacts, SessionInfo } from './session-info.js'
 import { SessionTimers, type Expiry } from './timeouts.js'
 import type { SmtpTransport } from './transport.js'
 
 const EMPTY = Buffer.alloc(0)
+// What queue() reads of an EHLO reply (its code), sent by sendHello().
+const HELLO: Reply = Object.freeze({ code: 250, enhanced: null, text: '' })
 // Errors that only mean the peer went away; they are not worth an `error` event.
 const PEER_GONE = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ERR_STREAM_PREMATURE_CLOSE'])
 
@@ -241,9 +243,20 @@ export class Engine implements Host, DecisionOwner {
     return this.mode === 'command' && this.session.transaction?.via !== 'BDAT' && this.pos >= this.input.length
   }
 
-  send(reply: Reply, formatted?: Buffer): void {
+  send(reply: Reply): void {
     if (this.observer.watching) this.observer.replied(reply)
-    const bytes = formatted ?? formatReply(reply, this.usesEnhancedCodes)
+    this.queue(reply, formatReply(reply, this.usesEnhancedCodes))
+  }
+
+  sendHello(clientName: string, keywords: readonly string[]): void {
+    const domain = this.options.domain
+    // The Reply itself only for someone who observes it: the bytes come from kept keyword lines.
+    if (this.observer.watching) this.observer.replied(helloReply(domain, clientName, keywords))
+    this.queue(HELLO, formatHelloReply(domain, clientName, keywords))
+  }
+
+  /** Queues a reply's bytes; `reply` for its code. */
+  private queue(reply: Reply, bytes: Buffer): void {
     if (this.options.trace) this.trace('S', bytes.toString('utf8').trimEnd())
     const full = this.replies.push(bytes)
     // A 421 ends the session (RFC 5321 §3.8), whoever chose it.

@@ -36,11 +36,10 @@ export interface Host {
   readonly session: Session
   /** True when the transport can be upgraded to TLS (STARTTLS is possible on this connection). */
   readonly canUpgrade: boolean
-  /**
-   * Queues a reply. A 421 also closes the session once it is written. `bytes`, when given, are
-   * the reply's wire bytes, formatted by the caller (they carry no enhanced code).
-   */
-  send(reply: Reply, bytes?: Buffer): void
+  /** Queues a reply. A 421 also closes the session once it is written. */
+  send(reply: Reply): void
+  /** Queues the 250 to EHLO/LHLO: `helloReply(options.domain, clientName, keywords)`, as formatHelloReply writes it. */
+  sendHello(clientName: string, keywords: readonly string[]): void
   /** Queues the reply to a failed command, counting it toward `maxErrors` (which may close with 421). */
   sendError(reply: Reply): void
   /**

@@ -261,9 +261,11 @@ export function greetingReply(domain: string, greeting: string): Reply {
   return { code: 220, enhanced: null, text: `${domain} ${greeting}` }
 }
 
+const GREETS = ' greets '
+
 /** 250 to HELO (one line), or to EHLO/LHLO with its keyword lines (RFC 2034 §3: no enhanced codes). */
 export function helloReply(domain: string, clientName: string, keywords: readonly string[] | null): Reply {
-  const first = `${domain} greets ${clientName}`
+  const first = `${domain}${GREETS}${clientName}`
   return { code: 250, enhanced: null, text: keywords ? [first, ...keywords] : first }
 }
 
@@ -275,18 +277,24 @@ const keywordLines = new WeakMap<readonly string[], Buffer>()
  * formatted once and kept: only the first line, which names the client, is new per EHLO.
  */
 export function formatHelloReply(domain: string, clientName: string, keywords: readonly string[]): Buffer {
-  const first = `${domain} greets ${clientName}`
-  if (keywords.length === 0 || !Object.isFrozen(keywords) || hasBreak(first)) return formatReply(helloReply(domain, clientName, keywords), false)
+  if (keywords.length === 0 || !Object.isFrozen(keywords) || hasBreak(domain) || hasBreak(clientName)) {
+    return formatReply(helloReply(domain, clientName, keywords), false)
+  }
   let tail = keywordLines.get(keywords)
   if (!tail) {
     // The lines after the first are formatted alike whatever comes before them.
     tail = formatReply({ code: 250, enhanced: null, text: keywords }, false)
     keywordLines.set(keywords, tail)
   }
-  const head = Buffer.byteLength(first, 'utf8') + 6 // "250-" first CRLF
+  // "250-<domain> greets <client>" CRLF, written straight into the reply's buffer.
+  const domainEnd = 4 + Buffer.byteLength(domain, 'utf8')
+  const nameAt = domainEnd + GREETS.length
+  const head = nameAt + Buffer.byteLength(clientName, 'utf8') + 2
   const bytes = Buffer.allocUnsafe(head + tail.length)
   bytes.write('250-', 0, 'latin1')
-  bytes.write(first, 4, 'utf8')
+  bytes.write(domain, 4, 'utf8')
+  bytes.write(GREETS, domainEnd, 'latin1')
+  bytes.write(clientName, nameAt, 'utf8')
   bytes.write(CRLF, head - 2, 'latin1')
   tail.copy(bytes, head)
   return bytes

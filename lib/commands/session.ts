@@ -6,7 +6,7 @@ import { combine, replyFor } from '../events.js'
 import type { Host } from '../host.js'
 import type { ResolvedOptions } from '../options.js'
 import type { Command } from '../parser.js'
-import { closingReply, formatHelloReply, greetingReply, helloReply, REPLIES, type Reply } from '../replies.js'
+import { closingReply, greetingReply, helloReply, REPLIES, type Reply } from '../replies.js'
 import { hasAuthListener } from './guards.js'
 
 type Hello = Extract<Command, { verb: 'HELO' | 'EHLO' | 'LHLO' }>
@@ -67,7 +67,7 @@ export function hello(host: Host, command: Hello): void {
     } else {
       // The keyword lines are kept per capability state: only the first line is formatted here.
       const keywords = offeredKeywords(options, session, host.canUpgrade, hasAuthListener(host))
-      host.send(helloReply(options.domain, command.domain, keywords), formatHelloReply(options.domain, command.domain, keywords))
+      host.sendHello(command.domain, keywords)
     }
   })
 }
