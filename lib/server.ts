@@ -101,7 +101,12 @@ export class SmtpServer extends EventEmitter<SmtpServerEvents> {
     // Resolved once per listener, not per connection: every session of it shares the frozen result.
     const options = resolveOptions(listener.options ? { ...this.options, ...listener.options } : this.options)
     if (listener.proxyTimeout !== undefined) checkTimeout('proxyTimeout', listener.proxyTimeout, 1)
-    const server = net.createServer({ allowHalfOpen: true, highWaterMark: STREAM_BUFFER_OCTETS }, (socket) => void this.accept(socket, listener, options))
+    // Every connection to a listener bound to one address has that address and port as its own:
+    // read once when listening, not with a getsockname per connection (a wildcard listener asks each socket).
+    const local: { address: string; port: number } = { address: '', port: 0 }
+    const server = net.createServer({ allowHalfOpen: true, highWaterMark: STREAM_BUFFER_OCTETS }, (socket) =>
+      this.accept(socket, listener, options, local.address === '' ? null : local),
+    )
     return new Promise((resolve, reject) => {
       server.once('error', reject)
       server.listen(port, host, () => {
@@ -109,6 +114,10 @@ export class SmtpServer extends EventEmitter<SmtpServerEvents> {
         server.on('error', (error) => this.reportError(error))
         this.netServers.push(server)
         const address = server.address() as net.AddressInfo
+        if (!isWildcard(address.address)) {
+          local.address = address.address
+          local.port = address.port
+        }
         const kind = [listener.secure && 'implicit TLS', listener.proxyProtocol && 'PROXY protocol'].filter(Boolean).join(', ')
         this.log.info(`listening on ${address.address}:${address.port}${kind ? ` (${kind})` : ''}`)
         resolve({ address: address.address, port: address.port, family: address.family })
@@ -186,7 +195,7 @@ export class SmtpServer extends EventEmitter<SmtpServerEvents> {
     else process.emitWarning(failure)
   }
 
-  private accept(socket: net.Socket, listener: ListenOptions, options: ResolvedOptions): void {
+  private accept(socket: net.Socket, listener: ListenOptions, options: ResolvedOptions, local: { readonly address: string; readonly port: number } | null): void {
     this.sockets.add(socket)
     const connection = new Connection(socket)
     // One listener for the socket's end ('close' comes once): the slot, any linger timer, then the count of sockets.
@@ -196,8 +205,8 @@ export class SmtpServer extends EventEmitter<SmtpServerEvents> {
     const facts: SessionFacts = {
       remoteAddress: socket.remoteAddress ?? '',
       remotePort: socket.remotePort ?? 0,
-      localAddress: socket.localAddress ?? '',
-      localPort: socket.localPort ?? 0,
+      localAddress: local ? local.address : (socket.localAddress ?? ''),
+      localPort: local ? local.port : (socket.localPort ?? 0),
       connectedAt: new Date(),
       tls: null,
     }
@@ -335,3 +344,8 @@ class Connection {
 }
 
 function ignore(): void {}
+
+/** A listener on every address (IPv4 or IPv6), whose connections' local address varies. */
+function isWildcard(address: string): boolean {
+  return address === '0.0.0.0' || address === '::' || address === '' || address.includes('%')
+}
