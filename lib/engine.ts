@@ -61,7 +61,8 @@ export class Engine implements Host, DecisionOwner {
   private reader: InputReader | null = null
   private readonly lines: LineReader
   private readonly decisions: Decisions
-  private readonly idleWaiters: Array<() => void> = []
+  /** Callers of whenIdle() waiting; made at the first. */
+  private idleWaiters: Array<() => void> | null = null
   /**
    * What input is held for (a decision or the TLS handshake), apart from the mode: the session may
    * close meanwhile, and `isWaiting`/`whenIdle()` still follow the listener or the handshake.
@@ -127,13 +128,14 @@ export class Engine implements Host, DecisionOwner {
   /** The decision or handshake that held input is over (the mode is restored by resume()). */
   release(): void {
     this.awaited = null
-    if (this.idleWaiters.length > 0) for (const wake of this.idleWaiters.splice(0)) wake()
+    const waiters = this.idleWaiters
+    if (waiters !== null && waiters.length > 0) for (const wake of waiters.splice(0)) wake()
   }
 
   /** Resolves once no verdict is pending and TLS is not coming up: at once when neither. */
   whenIdle(): Promise<void> {
     if (!this.isWaiting) return Promise.resolve()
-    return new Promise((resolve) => void this.idleWaiters.push(resolve))
+    return new Promise((resolve) => void (this.idleWaiters ??= []).push(resolve))
   }
 
   /** Input flows again, in the mode the reader implies; runs `then` first, then the loop. */
