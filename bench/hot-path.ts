@@ -70,7 +70,7 @@ function serverFactory(): Factory {
   return () => {
     made = null
     const stream = new FakeStream()
-    internals.startSession(stream, stream, { remoteAddress: '127.0.0.1', remotePort: 40000, localAddress: '127.0.0.1', localPort: 25 }, options, slot, { socket: stream, slot, lingering: null })
+    internals.startSession(stream, stream, { remoteAddress: '127.0.0.1', remotePort: 40000, localAddress: '127.0.0.1', localPort: 25 }, options, slot, { socket: stream, slot, lingering: null, session: null })
     return listen(made as unknown as SmtpProtocol)
   }
 }

@@ -32,9 +32,9 @@ export type { ListenAddress, ListenOptions, SessionHandler, SmtpServerEvents, Sm
  */
 export class SmtpServer extends EventEmitter<SmtpServerEvents> {
   private readonly netServers: net.Server[] = []
-  /** Open sessions and the socket under each. */
-  private readonly sessions = new Map<SmtpProtocol, net.Socket>()
-  private readonly sockets = new Set<net.Socket>()
+  /** Accepted sockets until their 'close', each with its session while one is open. */
+  private readonly connections = new Set<Connection>()
+  private openSessions = 0
   private onSocketsClosed: Array<() => void> = []
   private readonly limits: ConnectionLimits
   /** Cleanup still running in closed sessions' listeners (see `SmtpProtocol.settled`). */
@@ -78,7 +78,7 @@ export class SmtpServer extends EventEmitter<SmtpServerEvents> {
 
   /** Sessions currently open. */
   get sessionCount(): number {
-    return this.sessions.size
+    return this.openSessions
   }
 
   /** Addresses of every listener. */
@@ -136,9 +136,9 @@ export class SmtpServer extends EventEmitter<SmtpServerEvents> {
   }
 
   private async shutDown(): Promise<void> {
-    this.log.info(`closing: ${this.sessions.size} sessions open`)
+    this.log.info(`closing: ${this.openSessions} sessions open`)
     const stopped = this.netServers.map((server) => new Promise<void>((resolve) => server.close(() => resolve())))
-    for (const smtp of this.sessions.keys()) smtp.shutdown()
+    for (const { session } of this.connections) session?.shutdown()
     let force: ReturnType<typeof setTimeout> | undefined
     const timedOut = new Promise<boolean>((resolve) => (force = setTimeout(() => resolve(true), this.server.closeTimeout).unref()))
     // net.Server counts a destroyed socket as gone before its 'close' event reaches the session:
@@ -162,13 +162,14 @@ export class SmtpServer extends EventEmitter<SmtpServerEvents> {
 
   /** closeTimeout ran out: a 421 to every session still open (then lingerTimeout), the rest closed at once. */
   private cutOff(): void {
-    if (this.sockets.size > 0) this.log.warn(`close timeout: cutting off ${this.sockets.size} connections`)
-    const graceful = new Set(this.sessions.values())
-    for (const [smtp, socket] of this.sessions) {
+    if (this.connections.size > 0) this.log.warn(`close timeout: cutting off ${this.connections.size} connections`)
+    const open = [...this.connections]
+    const graceful = new Set(open.filter((connection) => connection.session !== null))
+    for (const { session, socket } of graceful) {
       this.log.warn(`cutting off ${socket.remoteAddress ?? 'unknown'}: close timeout`)
-      smtp.close()
+      session?.close()
     }
-    for (const socket of this.sockets) if (!graceful.has(socket)) socket.destroy()
+    for (const connection of open) if (!graceful.has(connection)) connection.socket.destroy()
   }
 
   /** Sessions closed earlier with listener work still running: their settled() goes in `finishing`. */
@@ -184,7 +185,7 @@ export class SmtpServer extends EventEmitter<SmtpServerEvents> {
   }
 
   private socketsClosed(): Promise<void> {
-    if (this.sockets.size === 0) return Promise.resolve()
+    if (this.connections.size === 0) return Promise.resolve()
     return new Promise((resolve) => this.onSocketsClosed.push(resolve))
   }
 
@@ -196,8 +197,8 @@ export class SmtpServer extends EventEmitter<SmtpServerEvents> {
   }
 
   private accept(socket: net.Socket, listener: ListenOptions, options: ResolvedOptions, local: { readonly address: string; readonly port: number } | null): void {
-    this.sockets.add(socket)
     const connection = new Connection(socket)
+    this.connections.add(connection)
     // One listener for the socket's end ('close' comes once): the slot, any linger timer, then the count of sockets.
     socket.on('close', () => this.socketClosed(connection))
     socket.on('error', ignore) // until the protocol owns the socket, a reset just closes it
@@ -276,13 +277,19 @@ export class SmtpServer extends EventEmitter<SmtpServerEvents> {
     socket.destroy()
   }
 
+  private sessionEnded(connection: Connection): void {
+    if (!connection.session) return
+    connection.session = null
+    this.openSessions--
+  }
+
   /** The socket closed: its slot is given back, its linger timer stopped, and a waiting close() woken. */
   private socketClosed(connection: Connection): void {
     connection.slot?.release()
     if (connection.lingering) clearTimeout(connection.lingering)
     connection.lingering = null
-    this.sockets.delete(connection.socket)
-    if (this.sockets.size === 0) for (const wake of this.onSocketsClosed.splice(0)) wake()
+    this.connections.delete(connection)
+    if (this.connections.size === 0) for (const wake of this.onSocketsClosed.splice(0)) wake()
   }
 
   /**
@@ -312,9 +319,10 @@ export class SmtpServer extends EventEmitter<SmtpServerEvents> {
 
   private startSession(stream: Duplex, socket: net.Socket, facts: SessionFacts, options: ResolvedOptions, slot: ConnectionSlot, connection: Connection): void {
     const smtp = new SmtpProtocol(options)
-    this.sessions.set(smtp, socket)
+    connection.session = smtp
+    this.openSessions++
     smtp.on('close', () => {
-      this.sessions.delete(smtp)
+      this.sessionEnded(connection)
       slot.release()
       // Most sessions leave nothing running: a settled() Promise per session only when one does.
       if (this.closedThisTurn.push(smtp) === 1) process.nextTick(this.checkClosed)
@@ -324,7 +332,7 @@ export class SmtpServer extends EventEmitter<SmtpServerEvents> {
       this.handler(smtp, stream)
     } catch (error) {
       this.reportError(error)
-      this.sessions.delete(smtp)
+      this.sessionEnded(connection)
       slot.release()
       socket.destroy()
       return
@@ -335,6 +343,8 @@ export class SmtpServer extends EventEmitter<SmtpServerEvents> {
 
 /** One accepted socket's bookkeeping, until its 'close'. */
 class Connection {
+  /** The session on it while one is open. */
+  session: SmtpProtocol | null = null
   /** The connection's place in the limits, once it has one. */
   slot: ConnectionSlot | null = null
   /** The lingerTimeout timer, once the server ended its side. */
