@@ -49,8 +49,8 @@ interface AttachedStream extends Duplex {
  * 64 KiB in Node 22), and the protocol is told when the stream has flushed below it again.
  */
 class StreamTransport implements SmtpTransport {
-  /** Created once: the callback of writes that leave the queue at the bound. */
-  private readonly wakeUp = (error?: Error | null): void => this.onFlushed(error)
+  /** The callback of writes that leave the queue at the bound: made at the first such write, then kept. */
+  private wakeUp: ((error?: Error | null) => void) | null = null
   /** Input read while the protocol wanted none, in order, fed once it resumes. */
   held: Buffer[] = []
   heldBytes = 0
@@ -95,7 +95,7 @@ class StreamTransport implements SmtpTransport {
    * at the bound carries the wake-up, so the last such write's callback finds the queue below it.
    */
   private writeOne(stream: Duplex, chunk: Buffer): void {
-    if (stream.writableLength + chunk.length >= this.maxQueued) stream.write(chunk, this.wakeUp)
+    if (stream.writableLength + chunk.length >= this.maxQueued) stream.write(chunk, (this.wakeUp ??= (error) => this.onFlushed(error)))
     else stream.write(chunk)
   }
 
