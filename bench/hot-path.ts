@@ -62,7 +62,7 @@ function serverFactory(): Factory {
   const server = new SmtpServer(OPTIONS, (smtp) => void (made = smtp))
   const internals = server as unknown as {
     options: SmtpOptions
-    startSession(stream: unknown, socket: unknown, facts: unknown, options: unknown, slot: unknown): void
+    startSession(stream: unknown, socket: unknown, facts: unknown, options: unknown, slot: unknown, connection: unknown): void
   }
   const slot = { release(): void {} }
   // What listen() hands each connection (before issue 15, the options were resolved again per session).
@@ -70,7 +70,7 @@ function serverFactory(): Factory {
   return () => {
     made = null
     const stream = new FakeStream()
-    internals.startSession(stream, stream, { remoteAddress: '127.0.0.1', remotePort: 40000, localAddress: '127.0.0.1', localPort: 25 }, options, slot)
+    internals.startSession(stream, stream, { remoteAddress: '127.0.0.1', remotePort: 40000, localAddress: '127.0.0.1', localPort: 25 }, options, slot, { socket: stream, slot, lingering: null, session: null })
     return listen(made as unknown as SmtpProtocol)
   }
 }

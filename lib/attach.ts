@@ -35,8 +35,10 @@ const kTransport = Symbol('smtpwire.transport')
 // listener takes. Past it the stream itself is paused (TCP backpressure).
 const HOLD_LIMIT = 16 * 1024
 
+// Detaching sets the protocol to undefined rather than deleting it: a delete turns the socket into
+// a dictionary-mode object, slow for Node's own property accesses to its end.
 interface AttachedStream extends Duplex {
-  [kProtocol]?: Attachable
+  [kProtocol]?: Attachable | undefined
   [kTransport]?: StreamTransport
 }
 
@@ -47,8 +49,8 @@ interface AttachedStream extends Duplex {
  * 64 KiB in Node 22), and the protocol is told when the stream has flushed below it again.
  */
 class StreamTransport implements SmtpTransport {
-  /** Created once: the callback of writes that leave the queue at the bound. */
-  private readonly wakeUp = (error?: Error | null): void => this.onFlushed(error)
+  /** The callback of writes that leave the queue at the bound: made at the first such write, then kept. */
+  private wakeUp: ((error?: Error | null) => void) | null = null
   /** Input read while the protocol wanted none, in order, fed once it resumes. */
   held: Buffer[] = []
   heldBytes = 0
@@ -93,7 +95,7 @@ class StreamTransport implements SmtpTransport {
    * at the bound carries the wake-up, so the last such write's callback finds the queue below it.
    */
   private writeOne(stream: Duplex, chunk: Buffer): void {
-    if (stream.writableLength + chunk.length >= this.maxQueued) stream.write(chunk, this.wakeUp)
+    if (stream.writableLength + chunk.length >= this.maxQueued) stream.write(chunk, (this.wakeUp ??= (error) => this.onFlushed(error)))
     else stream.write(chunk)
   }
 
@@ -200,13 +202,13 @@ function streamOnEnd(this: AttachedStream): void {
 
 function streamOnClose(this: AttachedStream): void {
   const protocol = this[kProtocol]
-  delete this[kProtocol]
+  this[kProtocol] = undefined
   protocol?.destroy()
 }
 
 function streamOnError(this: AttachedStream, error: Error): void {
   const protocol = this[kProtocol]
-  delete this[kProtocol]
+  this[kProtocol] = undefined
   protocol?.destroy(error)
 }
 
@@ -225,7 +227,7 @@ function wire(protocol: Attachable, stream: Duplex): void {
 function unwire(stream: Duplex): Attachable | undefined {
   const attached = stream as AttachedStream
   const protocol = attached[kProtocol]
-  delete attached[kProtocol]
+  attached[kProtocol] = undefined
   attached.off('data', streamOnData)
   attached.off('end', streamOnEnd)
   attached.off('close', streamOnClose)

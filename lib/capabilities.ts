@@ -68,6 +68,39 @@ export function ehloKeywords(options: ResolvedOptions, facts: CapabilityFacts): 
   return lines
 }
 
+/**
+ * `ehloKeywords(options, capabilitiesOf(options, session, canUpgrade, hasAuthListener))`, frozen and
+ * kept: the keywords depend only on the options, whether STARTTLS is on offer, the mechanisms on
+ * offer (one frozen list per answer, see offeredMechanisms) and whether the client is a trusted
+ * proxy, so each combination is worked out once (building them per EHLO showed in profiles of
+ * one connection per message). The same array for the same combination, so its wire bytes can be
+ * kept too (formatHelloReply).
+ */
+export function offeredKeywords(options: ResolvedOptions, session: SessionInfo, canUpgrade: boolean, hasAuthListener: boolean): readonly string[] {
+  const startTls = canStartTls(options, session, canUpgrade)
+  const mechanisms = offeredMechanisms(options, session.tls !== null, hasAuthListener)
+  const trusted = isTrustedProxy(options, session)
+  let byMechanisms = keywordCache.get(options)
+  if (!byMechanisms) keywordCache.set(options, (byMechanisms = new WeakMap()))
+  let kept = byMechanisms.get(mechanisms)
+  if (!kept) byMechanisms.set(mechanisms, (kept = [undefined, undefined, undefined, undefined]))
+  const slot = (startTls ? 2 : 0) + (trusted ? 1 : 0)
+  let keywords = kept[slot]
+  if (!keywords) {
+    const facts: CapabilityFacts = {
+      canStartTls: startTls,
+      authMechanisms: mechanisms,
+      xclient: trusted ? XCLIENT_ATTRIBUTES : null,
+      xforward: trusted ? XFORWARD_ATTRIBUTES : null,
+    }
+    kept[slot] = keywords = Object.freeze(ehloKeywords(options, facts))
+  }
+  return keywords
+}
+
+// Keyword lists per options, then per offered-mechanisms list, then per (STARTTLS, trusted proxy).
+const keywordCache = new WeakMap<ResolvedOptions, WeakMap<readonly SaslMechanismName[], Array<readonly string[] | undefined>>>()
+
 /** Which MAIL/RCPT parameters are accepted, from the options and whether AUTH is on offer. */
 export function paramExtensions(options: ResolvedOptions, authOffered: boolean): ParamExtensions {
   return {

@@ -68,11 +68,13 @@ export class ConnectionLimits {
     return null
   }
 
+  // Without maxConnectionsPerAddress nothing reads the counts per address: none are kept.
   add(address: string): void {
-    this.perAddress.set(address, this.countOf(address) + 1)
+    if (this.maxPerAddress > 0) this.perAddress.set(address, this.countOf(address) + 1)
   }
 
   remove(address: string): void {
+    if (this.maxPerAddress === 0) return
     const left = this.countOf(address) - 1
     if (left > 0) this.perAddress.set(address, left)
     else this.perAddress.delete(address)

@@ -16,7 +16,7 @@ const NO_ANSWERS: readonly Settled[] = Object.freeze([])
 
 /** What decisions need from the session that runs them. */
 export interface DecisionOwner {
-  readonly session: SessionInfo
+  readonly sessionInfo: SessionInfo
   readonly log: Logger
   /** True once the session ended: nobody is asked anything more. */
   isClosed(): boolean
@@ -32,7 +32,8 @@ export interface DecisionOwner {
 
 /** The listener side of one session. */
 export class Decisions {
-  private readonly pendingWork = new Set<Promise<unknown>>()
+  /** Listener Promises not yet settled; made at the first (most sessions never return one). */
+  private pendingWork: Set<Promise<unknown>> | null = null
   /** The processing slot the pending decision holds: given back when the session closes, whatever the listener does. */
   private heldSlot: Release | null = null
   /** `listenerTimeout` for the pending decision. */
@@ -119,7 +120,7 @@ export class Decisions {
     if (limit > 0 && limit !== Infinity) {
       this.decisionTimer = setTimeout(() => {
         // Given up on: `settled()` and a server's close() no longer wait for it either.
-        this.pendingWork.delete(work)
+        this.pendingWork?.delete(work)
         const error = new SmtpwireError('SMTPWIRE_ERR_LISTENER_TIMEOUT', `${event} listener did not settle within ${limit} ms`)
         answer([{ ok: false, error }])
       }, limit)
@@ -161,31 +162,38 @@ export class Decisions {
 
   /** Keeps listener work until it settles, so `settled()` can wait for it. */
   private track<T>(work: Promise<T>): Promise<T> {
-    this.pendingWork.add(work)
-    const forget = (): void => void this.pendingWork.delete(work)
+    const pending = (this.pendingWork ??= new Set())
+    pending.add(work)
+    const forget = (): void => void pending.delete(work)
     work.then(forget, forget)
     return work
+  }
+
+  /** True while a Promise returned by a listener has not settled (what `settled()` waits for). */
+  get pending(): boolean {
+    return this.pendingWork !== null && this.pendingWork.size > 0
   }
 
   /** Resolves once every Promise returned by listeners so far has settled. */
   async settled(): Promise<void> {
     // Called from a listener, the dispatch it is part of registers its Promise just after: wait a tick.
     await null
-    while (this.pendingWork.size > 0) await Promise.allSettled(this.pendingWork)
+    const pending = this.pendingWork
+    while (pending && pending.size > 0) await Promise.allSettled(pending)
   }
 
   private observe(event: keyof DecisionEvents, start: number, settled: readonly Settled[], async: boolean): void {
     if (!decisionChannel.hasSubscribers) return
     const duration = performance.now() - start
     const { kind: outcome } = combine(settled)
-    decisionChannel.publish({ session: this.owner.session, event, listeners: settled.length, async, outcome, duration })
+    decisionChannel.publish({ session: this.owner.sessionInfo, event, listeners: settled.length, async, outcome, duration })
   }
 
   private reportErrors(event: string, settled: readonly Settled[]): void {
     for (const error of unexpectedErrors(settled)) {
       this.owner.log.error(`${event} listener failed: ${error.message}`)
       if (event === 'error') process.emitWarning(error) // an `error` listener threw: nowhere else to go
-      else this.notice('error', { session: this.owner.session, error, event })
+      else this.notice('error', { session: this.owner.sessionInfo, error, event })
     }
   }
 }

@@ -24,7 +24,7 @@ import {
   ReplyObserver,
   tlsHandshakeChannel,
 } from './diagnostics.js'
-import { Decisions } from './decisions.js'
+import { Decisions, type DecisionOwner } from './decisions.js'
 import { SmtpwireError } from './errors.js'
 import type { CloseReason, DecisionEvents, Listeners, NoticeEvents, Settled, TransactionEndReason } from './events.js'
 import type { Host, InputReader } from './host.js'
@@ -33,13 +33,15 @@ import { isLogging, redactCommand, sessionLogger, type Logger } from './logger.j
 import type { ResolvedOptions } from './options.js'
 import { parseCommand } from './parser.js'
 import { ReplyQueue } from './reply-queue.js'
-import { formatReply, REPLIES, type Reply } from './replies.js'
+import { formatHelloReply, formatReply, helloReply, REPLIES, type Reply } from './replies.js'
 import { greetedExtended, Session, type TransactionState } from './session.js'
-import type { SessionFacts } from './session-info.js'
+import type { SessionFacts, SessionInfo } from './session-info.js'
 import { SessionTimers, type Expiry } from './timeouts.js'
 import type { SmtpTransport } from './transport.js'
 
 const EMPTY = Buffer.alloc(0)
+// What queue() reads of an EHLO reply (its code), sent by sendHello().
+const HELLO: Reply = Object.freeze({ code: 250, enhanced: null, text: '' })
 // Errors that only mean the peer went away; they are not worth an `error` event.
 const PEER_GONE = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ERR_STREAM_PREMATURE_CLOSE'])
 
@@ -49,7 +51,7 @@ const PEER_GONE = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ERR_STREAM_PR
  */
 export type InputMode = 'command' | 'reader' | 'awaiting-decision' | 'upgrading' | 'closed'
 
-export class Engine implements Host {
+export class Engine implements Host, DecisionOwner {
   readonly session: Session
   private mode: InputMode = 'command'
   private transport: SmtpTransport | null = null
@@ -59,7 +61,8 @@ export class Engine implements Host {
   private reader: InputReader | null = null
   private readonly lines: LineReader
   private readonly decisions: Decisions
-  private readonly idleWaiters: Array<() => void> = []
+  /** Callers of whenIdle() waiting; made at the first. */
+  private idleWaiters: Array<() => void> | null = null
   /**
    * What input is held for (a decision or the TLS handshake), apart from the mode: the session may
    * close meanwhile, and `isWaiting`/`whenIdle()` still follow the listener or the handshake.
@@ -84,15 +87,23 @@ export class Engine implements Host {
     this.timers = new SessionTimers(options, (what) => this.timedOut(what))
     this.log = sessionLogger(options.logger, this.session.info.id)
     this.observer = new ReplyObserver(this.session.info)
-    this.decisions = new Decisions(options, listeners, {
-      session: this.session.info,
-      log: this.log,
-      isClosed: () => this.mode === 'closed',
-      hold: () => this.hold('awaiting-decision'),
-      release: () => this.release(),
-      resume: (then) => this.resume(then),
-      internalError: (error) => this.internalError(error),
-    })
+    // The engine is the decisions' owner itself: no object and closures per session for it.
+    this.decisions = new Decisions(options, listeners, this)
+  }
+
+  /** For decisions: the session record listeners see. */
+  get sessionInfo(): SessionInfo {
+    return this.session.info
+  }
+
+  /** For decisions: true once the session ended. */
+  isClosed(): boolean {
+    return this.mode === 'closed'
+  }
+
+  /** For decisions: a decision is pending (or waits for a processing slot), so input stops. */
+  hold(): void {
+    this.holdInput('awaiting-decision')
   }
 
   /** True once the session has ended. */
@@ -106,7 +117,7 @@ export class Engine implements Host {
   }
 
   /** Stops reading input until `resume()`. */
-  private hold(mode: 'awaiting-decision' | 'upgrading'): void {
+  private holdInput(mode: 'awaiting-decision' | 'upgrading'): void {
     this.awaited = mode
     // A listener may have closed the session before returning its Promise: closed stays closed.
     if (this.mode === 'closed') return
@@ -115,19 +126,20 @@ export class Engine implements Host {
   }
 
   /** The decision or handshake that held input is over (the mode is restored by resume()). */
-  private release(): void {
+  release(): void {
     this.awaited = null
-    if (this.idleWaiters.length > 0) for (const wake of this.idleWaiters.splice(0)) wake()
+    const waiters = this.idleWaiters
+    if (waiters !== null && waiters.length > 0) for (const wake of waiters.splice(0)) wake()
   }
 
   /** Resolves once no verdict is pending and TLS is not coming up: at once when neither. */
   whenIdle(): Promise<void> {
     if (!this.isWaiting) return Promise.resolve()
-    return new Promise((resolve) => void this.idleWaiters.push(resolve))
+    return new Promise((resolve) => void (this.idleWaiters ??= []).push(resolve))
   }
 
   /** Input flows again, in the mode the reader implies; runs `then` first, then the loop. */
-  private resume(then: () => void): void {
+  resume(then: () => void): void {
     if (this.mode === 'closed') return
     this.mode = this.reader ? 'reader' : 'command'
     this.guarded(then)
@@ -235,7 +247,18 @@ export class Engine implements Host {
 
   send(reply: Reply): void {
     if (this.observer.watching) this.observer.replied(reply)
-    const bytes = formatReply(reply, this.usesEnhancedCodes)
+    this.queue(reply, formatReply(reply, this.usesEnhancedCodes))
+  }
+
+  sendHello(clientName: string, keywords: readonly string[]): void {
+    const domain = this.options.domain
+    // The Reply itself only for someone who observes it: the bytes come from kept keyword lines.
+    if (this.observer.watching) this.observer.replied(helloReply(domain, clientName, keywords))
+    this.queue(HELLO, formatHelloReply(domain, clientName, keywords))
+  }
+
+  /** Queues a reply's bytes; `reply` for its code. */
+  private queue(reply: Reply, bytes: Buffer): void {
     if (this.options.trace) this.trace('S', bytes.toString('utf8').trimEnd())
     const full = this.replies.push(bytes)
     // A 421 ends the session (RFC 5321 §3.8), whoever chose it.
@@ -261,6 +284,11 @@ export class Engine implements Host {
   /** Resolves once every Promise returned by listeners so far has settled. */
   settled(): Promise<void> {
     return this.decisions.settled()
+  }
+
+  /** True while a Promise returned by a listener has not settled. */
+  get hasPendingWork(): boolean {
+    return this.decisions.pending
   }
 
   hasListeners(event: keyof DecisionEvents | keyof NoticeEvents): boolean {
@@ -297,7 +325,7 @@ export class Engine implements Host {
     this.input = EMPTY
     this.pos = 0
     this.lines.reset()
-    this.hold('upgrading')
+    this.holdInput('upgrading')
     const start = tlsHandshakeChannel.hasSubscribers ? performance.now() : -1
     transport.upgrade().then(
       (tls) => {
@@ -495,7 +523,7 @@ export class Engine implements Host {
   }
 
   /** A bug in smtpwire itself: report it and end the session rather than the process. */
-  private internalError(error: unknown): void {
+  internalError(error: unknown): void {
     const cause = error instanceof Error ? error : new Error(String(error))
     const wrapped = new SmtpwireError('SMTPWIRE_ERR_INTERNAL', `internal error: ${cause.message}`, { cause })
     this.log.error(wrapped.message)

@@ -38,6 +38,8 @@ export interface Host {
   readonly canUpgrade: boolean
   /** Queues a reply. A 421 also closes the session once it is written. */
   send(reply: Reply): void
+  /** Queues the 250 to EHLO/LHLO: `helloReply(options.domain, clientName, keywords)`, as formatHelloReply writes it. */
+  sendHello(clientName: string, keywords: readonly string[]): void
   /** Queues the reply to a failed command, counting it toward `maxErrors` (which may close with 421). */
   sendError(reply: Reply): void
   /**

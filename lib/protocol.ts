@@ -99,6 +99,15 @@ export class SmtpProtocol {
   }
 
   /**
+   * True while a Promise returned by a listener has not settled: `settled()` would wait. For
+   * SmtpServer, which asks for `settled()` only then.
+   * @internal
+   */
+  get hasPendingWork(): boolean {
+    return this.engine.hasPendingWork
+  }
+
+  /**
    * Octets of client input the session holds now: input not yet read, a partial command line, and
    * message data not yet handed to listeners (plus the collected body, when it is collected). For
    * monitoring: the limits keep it bounded whatever the client sends.

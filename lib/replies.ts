@@ -261,10 +261,43 @@ export function greetingReply(domain: string, greeting: string): Reply {
   return { code: 220, enhanced: null, text: `${domain} ${greeting}` }
 }
 
+const GREETS = ' greets '
+
 /** 250 to HELO (one line), or to EHLO/LHLO with its keyword lines (RFC 2034 §3: no enhanced codes). */
 export function helloReply(domain: string, clientName: string, keywords: readonly string[] | null): Reply {
-  const first = `${domain} greets ${clientName}`
+  const first = `${domain}${GREETS}${clientName}`
   return { code: 250, enhanced: null, text: keywords ? [first, ...keywords] : first }
+}
+
+// The keyword lines of EHLO replies, formatted once per frozen keyword list (offeredKeywords).
+const keywordLines = new WeakMap<readonly string[], Buffer>()
+
+/**
+ * The wire bytes of `helloReply(domain, clientName, keywords)`, with `keywords` (when frozen)
+ * formatted once and kept: only the first line, which names the client, is new per EHLO.
+ */
+export function formatHelloReply(domain: string, clientName: string, keywords: readonly string[]): Buffer {
+  if (keywords.length === 0 || !Object.isFrozen(keywords) || hasBreak(domain) || hasBreak(clientName)) {
+    return formatReply(helloReply(domain, clientName, keywords), false)
+  }
+  let tail = keywordLines.get(keywords)
+  if (!tail) {
+    // The lines after the first are formatted alike whatever comes before them.
+    tail = formatReply({ code: 250, enhanced: null, text: keywords }, false)
+    keywordLines.set(keywords, tail)
+  }
+  // "250-<domain> greets <client>" CRLF, written straight into the reply's buffer.
+  const domainEnd = 4 + Buffer.byteLength(domain, 'utf8')
+  const nameAt = domainEnd + GREETS.length
+  const head = nameAt + Buffer.byteLength(clientName, 'utf8') + 2
+  const bytes = Buffer.allocUnsafe(head + tail.length)
+  bytes.write('250-', 0, 'latin1')
+  bytes.write(domain, 4, 'utf8')
+  bytes.write(GREETS, domainEnd, 'latin1')
+  bytes.write(clientName, nameAt, 'utf8')
+  bytes.write(CRLF, head - 2, 'latin1')
+  tail.copy(bytes, head)
+  return bytes
 }
 
 /** 221 to QUIT, naming the server. */

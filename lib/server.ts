@@ -32,13 +32,19 @@ export type { ListenAddress, ListenOptions, SessionHandler, SmtpServerEvents, Sm
  */
 export class SmtpServer extends EventEmitter<SmtpServerEvents> {
   private readonly netServers: net.Server[] = []
-  /** Open sessions and the socket under each. */
-  private readonly sessions = new Map<SmtpProtocol, net.Socket>()
-  private readonly sockets = new Set<net.Socket>()
+  /** Accepted sockets until their 'close', each with its session while one is open. */
+  private readonly connections = new Set<Connection>()
+  private openSessions = 0
   private onSocketsClosed: Array<() => void> = []
   private readonly limits: ConnectionLimits
   /** Cleanup still running in closed sessions' listeners (see `SmtpProtocol.settled`). */
   private readonly finishing = new Set<Promise<void>>()
+  /**
+   * Sessions that closed in this turn of the event loop: their `close` listeners may still return
+   * Promises, so whether they have cleanup running is looked at once the turn is over.
+   */
+  private closedThisTurn: SmtpProtocol[] = []
+  private readonly checkClosed = (): void => this.trackCleanup()
   private closing: Promise<void> | null = null
   private readonly options: SmtpOptions
   private readonly server: Omit<SmtpServerOptions, keyof SmtpOptions>
@@ -72,7 +78,7 @@ export class SmtpServer extends EventEmitter<SmtpServerEvents> {
 
   /** Sessions currently open. */
   get sessionCount(): number {
-    return this.sessions.size
+    return this.openSessions
   }
 
   /** Addresses of every listener. */
@@ -95,7 +101,12 @@ export class SmtpServer extends EventEmitter<SmtpServerEvents> {
     // Resolved once per listener, not per connection: every session of it shares the frozen result.
     const options = resolveOptions(listener.options ? { ...this.options, ...listener.options } : this.options)
     if (listener.proxyTimeout !== undefined) checkTimeout('proxyTimeout', listener.proxyTimeout, 1)
-    const server = net.createServer({ allowHalfOpen: true, highWaterMark: STREAM_BUFFER_OCTETS }, (socket) => void this.accept(socket, listener, options))
+    // Every connection to a listener bound to one address has that address and port as its own:
+    // read once when listening, not with a getsockname per connection (a wildcard listener asks each socket).
+    const local: { address: string; port: number } = { address: '', port: 0 }
+    const server = net.createServer({ allowHalfOpen: true, highWaterMark: STREAM_BUFFER_OCTETS }, (socket) =>
+      this.accept(socket, listener, options, local.address === '' ? null : local),
+    )
     return new Promise((resolve, reject) => {
       server.once('error', reject)
       server.listen(port, host, () => {
@@ -103,6 +114,10 @@ export class SmtpServer extends EventEmitter<SmtpServerEvents> {
         server.on('error', (error) => this.reportError(error))
         this.netServers.push(server)
         const address = server.address() as net.AddressInfo
+        if (!isWildcard(address.address)) {
+          local.address = address.address
+          local.port = address.port
+        }
         const kind = [listener.secure && 'implicit TLS', listener.proxyProtocol && 'PROXY protocol'].filter(Boolean).join(', ')
         this.log.info(`listening on ${address.address}:${address.port}${kind ? ` (${kind})` : ''}`)
         resolve({ address: address.address, port: address.port, family: address.family })
@@ -121,16 +136,19 @@ export class SmtpServer extends EventEmitter<SmtpServerEvents> {
   }
 
   private async shutDown(): Promise<void> {
-    this.log.info(`closing: ${this.sessions.size} sessions open`)
+    this.log.info(`closing: ${this.openSessions} sessions open`)
     const stopped = this.netServers.map((server) => new Promise<void>((resolve) => server.close(() => resolve())))
-    for (const smtp of this.sessions.keys()) smtp.shutdown()
+    for (const { session } of this.connections) session?.shutdown()
     let force: ReturnType<typeof setTimeout> | undefined
     const timedOut = new Promise<boolean>((resolve) => (force = setTimeout(() => resolve(true), this.server.closeTimeout).unref()))
     // net.Server counts a destroyed socket as gone before its 'close' event reaches the session:
     // wait for every 'close', so each session has ended, then for the sessions' own cleanup.
     const finished = Promise.all(stopped)
       .then(() => this.socketsClosed())
-      .then(() => Promise.all(this.finishing))
+      .then(() => {
+        this.trackCleanup() // sessions that closed just now
+        return Promise.all(this.finishing)
+      })
       .then(() => false)
     const late = await Promise.race([finished, timedOut])
     clearTimeout(force)
@@ -138,22 +156,36 @@ export class SmtpServer extends EventEmitter<SmtpServerEvents> {
     this.cutOff()
     await Promise.all(stopped)
     await this.socketsClosed()
+    this.trackCleanup()
     if (this.finishing.size > 0) this.log.warn(`close timeout: not waiting for the listeners of ${this.finishing.size} closed sessions`)
   }
 
   /** closeTimeout ran out: a 421 to every session still open (then lingerTimeout), the rest closed at once. */
   private cutOff(): void {
-    if (this.sockets.size > 0) this.log.warn(`close timeout: cutting off ${this.sockets.size} connections`)
-    const graceful = new Set(this.sessions.values())
-    for (const [smtp, socket] of this.sessions) {
+    if (this.connections.size > 0) this.log.warn(`close timeout: cutting off ${this.connections.size} connections`)
+    const open = [...this.connections]
+    const graceful = new Set(open.filter((connection) => connection.session !== null))
+    for (const { session, socket } of graceful) {
       this.log.warn(`cutting off ${socket.remoteAddress ?? 'unknown'}: close timeout`)
-      smtp.close()
+      session?.close()
     }
-    for (const socket of this.sockets) if (!graceful.has(socket)) socket.destroy()
+    for (const connection of open) if (!graceful.has(connection)) connection.socket.destroy()
+  }
+
+  /** Sessions closed earlier with listener work still running: their settled() goes in `finishing`. */
+  private trackCleanup(): void {
+    const closed = this.closedThisTurn
+    if (closed.length === 0) return
+    this.closedThisTurn = []
+    for (const smtp of closed) {
+      if (!smtp.hasPendingWork) continue
+      const finished: Promise<void> = smtp.settled().then(() => void this.finishing.delete(finished))
+      this.finishing.add(finished)
+    }
   }
 
   private socketsClosed(): Promise<void> {
-    if (this.sockets.size === 0) return Promise.resolve()
+    if (this.connections.size === 0) return Promise.resolve()
     return new Promise((resolve) => this.onSocketsClosed.push(resolve))
   }
 
@@ -164,28 +196,48 @@ export class SmtpServer extends EventEmitter<SmtpServerEvents> {
     else process.emitWarning(failure)
   }
 
-  private async accept(socket: net.Socket, listener: ListenOptions, options: ResolvedOptions): Promise<void> {
-    this.sockets.add(socket)
-    let slot: ConnectionSlot | Reply | null = null
-    // One listener for the socket's end ('close' comes once): the slot, then the count of sockets.
-    socket.on('close', () => {
-      if (slot instanceof ConnectionSlot) slot.release()
-      this.sockets.delete(socket)
-      if (this.sockets.size === 0) for (const wake of this.onSocketsClosed.splice(0)) wake()
-    })
-    socket.on('error', () => undefined) // until the protocol owns the socket, a reset just closes it
+  private accept(socket: net.Socket, listener: ListenOptions, options: ResolvedOptions, local: { readonly address: string; readonly port: number } | null): void {
+    const connection = new Connection(socket)
+    this.connections.add(connection)
+    // One listener for the socket's end ('close' comes once): the slot, any linger timer, then the count of sockets.
+    socket.on('close', () => this.socketClosed(connection))
+    socket.on('error', ignore) // until the protocol owns the socket, a reset just closes it
     socket.setNoDelay(true)
     const facts: SessionFacts = {
       remoteAddress: socket.remoteAddress ?? '',
       remotePort: socket.remotePort ?? 0,
-      localAddress: socket.localAddress ?? '',
-      localPort: socket.localPort ?? 0,
+      localAddress: local ? local.address : (socket.localAddress ?? ''),
+      localPort: local ? local.port : (socket.localPort ?? 0),
       connectedAt: new Date(),
       tls: null,
     }
     // Counted from accept: a client still owing its PROXY header or TLS handshake holds a slot too.
-    slot = this.limits.take(facts.remoteAddress ?? '')
-    if (!(slot instanceof ConnectionSlot)) return this.refuse(socket, socket, !listener.secure, facts, slot)
+    const slot = this.limits.take(facts.remoteAddress ?? '')
+    if (!(slot instanceof ConnectionSlot)) return this.refuse(socket, socket, !listener.secure, facts, slot, connection)
+    connection.slot = slot
+    // A PROXY header, an implicit-TLS handshake or a reverse lookup to wait for first; else the
+    // session starts now (no async step per connection).
+    if (listener.proxyProtocol || listener.secure || this.lookup) return void this.prepare(socket, listener, options, facts, slot, connection)
+    try {
+      if (this.closing) {
+        slot.release()
+        return this.refuse(socket, socket, true, facts, REPLIES.shuttingDown, connection)
+      }
+      this.startSession(socket, socket, facts, options, slot, connection)
+    } catch (error) {
+      this.dropped(socket, facts, error)
+    }
+  }
+
+  /** Accept's steps that wait: the PROXY header, the implicit-TLS handshake, the reverse lookup. */
+  private async prepare(
+    socket: net.Socket,
+    listener: ListenOptions,
+    options: ResolvedOptions,
+    facts: SessionFacts,
+    slot: ConnectionSlot,
+    connection: Connection,
+  ): Promise<void> {
     try {
       if (listener.proxyProtocol) {
         const { header, rest } = await readProxyHeader(socket, listener.proxyTimeout ?? 10_000)
@@ -198,7 +250,7 @@ export class SmtpServer extends EventEmitter<SmtpServerEvents> {
         const refusal = slot.moveTo(facts.remoteAddress ?? '')
         if (refusal) {
           slot.release()
-          return this.refuse(socket, socket, !listener.secure, facts, refusal)
+          return this.refuse(socket, socket, !listener.secure, facts, refusal, connection)
         }
       }
       let stream: Duplex = socket
@@ -210,62 +262,100 @@ export class SmtpServer extends EventEmitter<SmtpServerEvents> {
       if (this.lookup && facts.remoteAddress) facts.clientHostname = await this.lookup(facts.remoteAddress)
       if (this.closing) {
         slot.release()
-        return this.refuse(stream, socket, true, facts, REPLIES.shuttingDown)
+        return this.refuse(stream, socket, true, facts, REPLIES.shuttingDown, connection)
       }
-      this.startSession(stream, socket, facts, options, slot)
+      this.startSession(stream, socket, facts, options, slot, connection)
     } catch (error) {
-      // A bad PROXY header or a failed TLS handshake: there is no session to tell, so just close.
-      this.log.warn(`connection from ${facts.remoteAddress} dropped: ${(error as Error).message}`)
-      if (this.listenerCount('connectionError') > 0) this.emit('connectionError', error instanceof Error ? error : new Error(String(error)), facts)
-      socket.destroy()
+      this.dropped(socket, facts, error)
     }
+  }
+
+  /** A bad PROXY header or a failed TLS handshake: there is no session to tell, so just close. */
+  private dropped(socket: net.Socket, facts: SessionFacts, error: unknown): void {
+    this.log.warn(`connection from ${facts.remoteAddress} dropped: ${(error as Error).message}`)
+    if (this.listenerCount('connectionError') > 0) this.emit('connectionError', error instanceof Error ? error : new Error(String(error)), facts)
+    socket.destroy()
+  }
+
+  private sessionEnded(connection: Connection): void {
+    if (!connection.session) return
+    connection.session = null
+    this.openSessions--
+  }
+
+  /** The socket closed: its slot is given back, its linger timer stopped, and a waiting close() woken. */
+  private socketClosed(connection: Connection): void {
+    connection.slot?.release()
+    if (connection.lingering) clearTimeout(connection.lingering)
+    connection.lingering = null
+    this.connections.delete(connection)
+    if (this.connections.size === 0) for (const wake of this.onSocketsClosed.splice(0)) wake()
   }
 
   /**
    * Refuses a client: a 421 in place of the greeting, then the connection ends (within
    * lingerTimeout). Before an implicit-TLS handshake no reply can be read, so it just closes.
    */
-  private refuse(stream: Duplex, socket: net.Socket, canReply: boolean, facts: SessionFacts, reply: Reply): void {
+  private refuse(stream: Duplex, socket: net.Socket, canReply: boolean, facts: SessionFacts, reply: Reply, connection: Connection): void {
     this.log.warn(`refused ${facts.remoteAddress}: ${String(reply.text)}${canReply ? '' : ' (closed before the TLS handshake)'}`)
     if (!canReply) return void socket.destroy()
     // With its enhanced code: clients read it to decide when to retry.
     stream.end(formatReply(reply, true))
     // Whatever the client still sends is read and dropped, so its FIN is seen and the socket closes.
     if (stream === socket) socket.resume()
-    this.linger(socket)
+    this.linger(connection)
   }
 
   /** The server ended its side: a peer that never closes its own is cut off after lingerTimeout. */
-  private linger(socket: net.Socket): void {
-    if (socket.destroyed) return
-    const timer = setTimeout(() => {
+  private linger(connection: Connection): void {
+    const socket = connection.socket
+    if (socket.destroyed || connection.lingering) return
+    // Stopped by the socket's 'close' (socketClosed).
+    connection.lingering = setTimeout(() => {
       this.log.info(`cutting off ${socket.remoteAddress ?? 'unknown'}: still open ${this.server.lingerTimeout} ms after the server ended it`)
       socket.destroy()
     }, this.server.lingerTimeout).unref()
-    socket.once('close', () => clearTimeout(timer))
   }
 
-  private startSession(stream: Duplex, socket: net.Socket, facts: SessionFacts, options: ResolvedOptions, slot: ConnectionSlot): void {
+  private startSession(stream: Duplex, socket: net.Socket, facts: SessionFacts, options: ResolvedOptions, slot: ConnectionSlot, connection: Connection): void {
     const smtp = new SmtpProtocol(options)
-    this.sessions.set(smtp, socket)
-    const release = (): void => {
-      this.sessions.delete(smtp)
-      slot.release()
-    }
+    connection.session = smtp
+    this.openSessions++
     smtp.on('close', () => {
-      release()
-      const finished: Promise<void> = smtp.settled().then(() => void this.finishing.delete(finished))
-      this.finishing.add(finished)
-      this.linger(socket)
+      this.sessionEnded(connection)
+      slot.release()
+      // Most sessions leave nothing running: a settled() Promise per session only when one does.
+      if (this.closedThisTurn.push(smtp) === 1) process.nextTick(this.checkClosed)
+      this.linger(connection)
     })
     try {
       this.handler(smtp, stream)
     } catch (error) {
       this.reportError(error)
-      release()
+      this.sessionEnded(connection)
+      slot.release()
       socket.destroy()
       return
     }
     smtp.attach(stream, facts, facts.tls ? undefined : this.starttlsUpgrade)
   }
+}
+
+/** One accepted socket's bookkeeping, until its 'close'. */
+class Connection {
+  /** The session on it while one is open. */
+  session: SmtpProtocol | null = null
+  /** The connection's place in the limits, once it has one. */
+  slot: ConnectionSlot | null = null
+  /** The lingerTimeout timer, once the server ended its side. */
+  lingering: ReturnType<typeof setTimeout> | null = null
+
+  constructor(readonly socket: net.Socket) {}
+}
+
+function ignore(): void {}
+
+/** A listener on every address (IPv4 or IPv6), whose connections' local address varies. */
+function isWildcard(address: string): boolean {
+  return address === '0.0.0.0' || address === '::' || address === '' || address.includes('%')
 }

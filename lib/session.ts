@@ -181,7 +181,23 @@ export class Session {
 
   /** The transport handed over the connection: its facts replace the defaults (the id stays). */
   opened(facts: SessionFacts): void {
-    Object.assign(this.info, newSession(facts, this.info.id))
+    // Written in place, as newSession(facts, id) would fill them: no second record per connection.
+    const info = this.info
+    info.remoteAddress = facts.remoteAddress ?? ''
+    info.remotePort = facts.remotePort ?? 0
+    info.localAddress = facts.localAddress ?? ''
+    info.localPort = facts.localPort ?? 0
+    info.clientHostname = facts.clientHostname ?? null
+    info.connectedAt = facts.connectedAt ?? new Date()
+    info.heloName = null
+    info.heloVerb = null
+    info.tls = facts.tls ?? null
+    info.secureAt = facts.tls ? (facts.connectedAt ?? new Date()) : null
+    info.user = null
+    info.authenticatedAt = null
+    info.forwarded = null
+    const counters = info.counters
+    counters.commands = counters.errors = counters.transactions = counters.messages = counters.authFailures = counters.bytesIn = counters.bytesOut = 0
   }
 
   /** HELO, EHLO or LHLO was accepted. */

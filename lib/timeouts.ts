@@ -23,7 +23,8 @@ interface Limits {
  * the same moments a new one would have been, so the limits fire exactly when they did.
  */
 export class SessionTimers {
-  private readonly idle: Record<IdleKind, ReturnType<typeof setTimeout> | null> = { command: null, data: null }
+  private commandTimer: ReturnType<typeof setTimeout> | null = null
+  private dataTimer: ReturnType<typeof setTimeout> | null = null
   /** The kind awaited now, whose timer counts; null while none does (paused, or its limit is 0). */
   private idleKind: IdleKind | null = null
   private whole: ReturnType<typeof setTimeout> | null = null
@@ -62,9 +63,14 @@ export class SessionTimers {
     if (ms === 0) return this.pause()
     if (this.idleKind === kind && !progress) return
     this.idleKind = kind
-    const timer = this.idle[kind]
-    if (timer) timer.refresh()
-    else this.idle[kind] = this.timer(kind, ms)
+    if (kind === 'data') {
+      if (this.dataTimer) this.dataTimer.refresh()
+      else this.dataTimer = this.timer(kind, ms)
+    } else if (this.commandTimer) {
+      this.commandTimer.refresh()
+    } else {
+      this.commandTimer = this.timer(kind, ms)
+    }
   }
 
   /** The server itself is busy (a listener is deciding): the client is not idle. */
@@ -75,11 +81,9 @@ export class SessionTimers {
   /** Stops every clock (the session ended). */
   stop(): void {
     this.idleKind = null
-    for (const kind of ['command', 'data'] as const) {
-      const timer = this.idle[kind]
-      if (timer) clearTimeout(timer)
-      this.idle[kind] = null
-    }
+    if (this.commandTimer) clearTimeout(this.commandTimer)
+    if (this.dataTimer) clearTimeout(this.dataTimer)
+    this.commandTimer = this.dataTimer = null
     if (this.whole) clearTimeout(this.whole)
     this.whole = null
   }

@@ -1,13 +1,18 @@
 import { expect } from 'chai'
 import {
   AUTH_LINE_LIMIT,
+  capabilitiesOf,
   commandLineLimit,
   ehloKeywords,
+  offeredKeywords,
   offeredMechanisms,
   paramExtensions,
   type CapabilityFacts,
 } from '../lib/capabilities.js'
-import { resolveOptions, type SmtpOptions } from '../lib/options.js'
+import { resolveOptions, type ResolvedOptions, type SmtpOptions } from '../lib/options.js'
+import { formatHelloReply, formatReply, helloReply } from '../lib/replies.js'
+import type { SessionInfo } from '../lib/session-info.js'
+import { newSession } from '../lib/session.js'
 
 const NO_FACTS: CapabilityFacts = { canStartTls: false, authMechanisms: [], xclient: null, xforward: null }
 
@@ -183,5 +188,54 @@ describe('commandLineLimit', () => {
 
   it('allows AUTH lines of 12288 octets', () => {
     expect(AUTH_LINE_LIMIT).to.equal(12288)
+  })
+})
+
+describe('offeredKeywords and formatHelloReply (the EHLO reply kept per capability state)', () => {
+  const TLS = { protocol: 'TLSv1.3', cipher: 'TLS_AES_128_GCM_SHA256', authorized: false } as unknown as SessionInfo['tls']
+  const optionSets: SmtpOptions[] = [
+    { domain: 'mx.test' },
+    { domain: 'mx.test', ...ALL_OFF },
+    { domain: 'mx.test', dsn: true, maxMessageSize: 0, trustedProxies: ['192.0.2.0/24'] },
+    { domain: 'mx.test', authMechanisms: ['PLAIN', 'LOGIN', 'CRAM-MD5'], enhancedStatusCodes: false },
+    { domain: 'mx.test', authMechanisms: ['PLAIN'], allowInsecureAuth: true, tlsPolicy: 'forbidden' },
+    { domain: 'mx.test', authPolicy: 'forbidden', trustedProxies: ['192.0.2.7'] },
+    { domain: 'mx.test', ...ALL_OFF, trustedProxies: ['192.0.2.7'] },
+  ]
+  const fresh = (options: ResolvedOptions, session: SessionInfo, canUpgrade: boolean, hasAuth: boolean, name: string): Buffer =>
+    formatReply(helloReply(options.domain, name, ehloKeywords(options, capabilitiesOf(options, session, canUpgrade, hasAuth))), false)
+
+  it('equals a freshly built reply in every state, and is the same kept list each time', () => {
+    let states = 0
+    for (const given of optionSets) {
+      const options = resolveOptions(given)
+      for (const tls of [null, TLS]) {
+        for (const remoteAddress of ['192.0.2.7', '198.51.100.1']) {
+          for (const canUpgrade of [false, true]) {
+            for (const hasAuth of [false, true]) {
+              const session: SessionInfo = { ...newSession({ remoteAddress }), tls }
+              const keywords = offeredKeywords(options, session, canUpgrade, hasAuth)
+              expect(Object.isFrozen(keywords)).to.equal(true)
+              expect(offeredKeywords(options, session, canUpgrade, hasAuth)).to.equal(keywords)
+              expect([...keywords]).to.deep.equal(ehloKeywords(options, capabilitiesOf(options, session, canUpgrade, hasAuth)))
+              for (const name of ['client.test', '[192.0.2.1]', 'bücher.example']) {
+                const kept = formatHelloReply(options.domain, name, keywords)
+                expect(kept.toString('utf8')).to.equal(fresh(options, session, canUpgrade, hasAuth, name).toString('utf8'))
+                // Again, from the kept keyword lines.
+                expect(formatHelloReply(options.domain, name, keywords).equals(kept)).to.equal(true)
+              }
+              states++
+            }
+          }
+        }
+      }
+    }
+    expect(states).to.equal(optionSets.length * 16)
+  })
+
+  it('formats a keyword list that is not frozen, or a reply with no keywords, like formatReply', () => {
+    const unfrozen = ['PIPELINING', 'SIZE']
+    expect(formatHelloReply('mx.test', 'c.test', unfrozen).toString()).to.equal('250-mx.test greets c.test\r\n250-PIPELINING\r\n250 SIZE\r\n')
+    expect(formatHelloReply('mx.test', 'c.test', Object.freeze([])).toString()).to.equal('250 mx.test greets c.test\r\n')
   })
 })

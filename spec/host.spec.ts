@@ -9,7 +9,7 @@ import type { Host, InputReader } from '../lib/host.js'
 import { SILENT } from '../lib/logger.js'
 import { resolveOptions, type SmtpOptions } from '../lib/options.js'
 import { parseCommand } from '../lib/parser.js'
-import { REPLIES, type Reply } from '../lib/replies.js'
+import { helloReply, REPLIES, type Reply } from '../lib/replies.js'
 import { Session } from '../lib/session.js'
 
 interface FakeHost extends Host {
@@ -39,6 +39,9 @@ function fakeHost(options: SmtpOptions = {}): FakeHost {
     verdicts: {},
     send(reply) {
       host.sent.push(reply)
+    },
+    sendHello(clientName, keywords) {
+      host.sent.push(helloReply(host.options.domain, clientName, keywords))
     },
     sendError(reply) {
       host.errors.push(reply)

@@ -87,7 +87,7 @@ const IO_MODULES = /^node:(net|tls|fs|fs\/promises|dgram|dns|dns\/promises|http|
 const TIMERS = /\b(setTimeout|setInterval|setImmediate)\(/
 // Module-level caches of pure functions (same input, same output), allowed in pure files: each
 // remembers a value computed from a frozen input, so no call sees another's state.
-const MEMOS = new Set(['replies.ts:formatted', 'capabilities.ts:beforeTls', 'ip-range.ts:parsedLists'])
+const MEMOS = new Set(['replies.ts:formatted', 'replies.ts:keywordLines', 'capabilities.ts:beforeTls', 'capabilities.ts:keywordCache', 'ip-range.ts:parsedLists'])
 
 function libFiles(dir = LIB): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {

@@ -46,6 +46,27 @@ describe('SmtpServer', () => {
     client.socket.destroy()
   })
 
+  it('gives the socket\'s own local address and port, on a listener bound to one address or to all', async () => {
+    const seen: Array<{ session: SessionInfo; socket: { address: string | undefined; port: number | undefined } }> = []
+    server = new SmtpServer({ domain: 'mx.test' }, (smtp, stream) => {
+      const socket = stream as net.Socket
+      smtp.on('connect', ({ session }) => void seen.push({ session, socket: { address: socket.localAddress, port: socket.localPort } }))
+    })
+    const one = await server.listen(0, '127.0.0.1')
+    const all = await server.listen(0)
+    for (const port of [one.port, all.port]) {
+      const client = await SocketClient.connect(port)
+      await client.read()
+      client.socket.destroy()
+    }
+    expect(seen).to.have.length(2)
+    for (const { session, socket } of seen) {
+      expect({ address: session.localAddress, port: session.localPort }).to.deep.equal(socket)
+    }
+    expect(seen[0]?.session.localPort).to.equal(one.port)
+    expect(seen[1]?.session.localPort).to.equal(all.port)
+  })
+
   it('resolves its options once per listener: every session shares them', async () => {
     const sessions: SmtpProtocol[] = []
     const port = await start((smtp) => void sessions.push(smtp))

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url'
 import { parsePath, type Mailbox } from '../lib/address.js'
 import { MessageBody } from '../lib/message-body.js'
 import type { MailParams } from '../lib/params.js'
-import { Session, type TransactionState } from '../lib/session.js'
+import { newSession, Session, type TransactionState } from '../lib/session.js'
 import type { TlsInfo, TransactionEndReason } from '../lib/session-info.js'
 
 const LIB = fileURLToPath(new URL('../../lib/', import.meta.url))
@@ -120,5 +120,34 @@ describe('Session', () => {
           .map(({ at, line }) => `${at}: ${line.trim()}`),
       )
     expect(offenders).to.deep.equal([])
+  })
+})
+
+describe('Session.opened', () => {
+  it('fills the record in place exactly as newSession() builds one for the same facts and id', () => {
+    const tls = { protocol: 'TLSv1.3', cipher: 'TLS_AES_256_GCM_SHA384', authorized: false } as unknown as TlsInfo
+    const connectedAt = new Date(1_700_000_000_000)
+    const cases = [
+      {},
+      { remoteAddress: '192.0.2.1', remotePort: 40000, localAddress: '198.51.100.2', localPort: 25, connectedAt },
+      { remoteAddress: '192.0.2.1', clientHostname: 'client.test', connectedAt, tls },
+    ]
+    for (const facts of cases) {
+      const session = new Session(() => undefined)
+      const record = session.info
+      const counters = record.counters
+      session.bytesRead(12)
+      session.opened(facts)
+      expect(session.info).to.equal(record)
+      expect(session.info.counters).to.equal(counters)
+      const expected = newSession(facts, record.id)
+      const { connectedAt: at, secureAt, ...rest } = session.info
+      const { connectedAt: expectedAt, secureAt: expectedSecureAt, ...expectedRest } = expected
+      expect(rest).to.deep.equal(expectedRest)
+      expect(Object.keys(session.info)).to.deep.equal(Object.keys(expected))
+      if (facts.connectedAt) expect(at).to.equal(facts.connectedAt)
+      else expect(at).to.be.instanceOf(Date)
+      expect(secureAt === null).to.equal(expectedSecureAt === null)
+    }
   })
 })

@@ -1,7 +1,7 @@
 // The session rather than a transaction: the greeting (and the connect decision behind it),
 // HELO/EHLO/LHLO, RSET, NOOP, QUIT and the queries VRFY, EXPN and HELP.
 
-import { capabilitiesOf, ehloKeywords } from '../capabilities.js'
+import { offeredKeywords } from '../capabilities.js'
 import { combine, replyFor } from '../events.js'
 import type { Host } from '../host.js'
 import type { ResolvedOptions } from '../options.js'
@@ -65,8 +65,9 @@ export function hello(host: Host, command: Hello): void {
     if (command.verb === 'HELO') {
       host.send(outcome.reply ?? helloReply(options.domain, command.domain, null))
     } else {
-      const offered = capabilitiesOf(options, session, host.canUpgrade, hasAuthListener(host))
-      host.send(helloReply(options.domain, command.domain, ehloKeywords(options, offered)))
+      // The keyword lines are kept per capability state: only the first line is formatted here.
+      const keywords = offeredKeywords(options, session, host.canUpgrade, hasAuthListener(host))
+      host.sendHello(command.domain, keywords)
     }
   })
 }
