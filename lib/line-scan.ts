@@ -39,9 +39,12 @@ function instantiate(): { scan: ScanExports['scan']; memory: Uint8Array } | null
   }
 }
 
-/** A new scanner for one decoder, or null when this Node cannot run the module. */
+/**
+ * The scanner decoders use, or null when this Node cannot run the module. One for all of them, as
+ * the memory is: a decoder resets it at each decode(), and decoders run one at a time.
+ */
 export function lineScanner(): LineScanner | null {
-  return MODULE ? new LineScanner(MODULE.scan, MODULE.memory) : null
+  return SHARED
 }
 
 /** Finds where the state machine is needed; remembers which part of which input is in the memory. */
@@ -98,3 +101,5 @@ export class LineScanner {
     this.to = to
   }
 }
+
+const SHARED = MODULE ? new LineScanner(MODULE.scan, MODULE.memory) : null
