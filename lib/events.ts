@@ -241,6 +241,40 @@ function settledValue(value: unknown): Settled {
   return { ok: true, value }
 }
 
+// The one listener of most events returned at once: the whole answer shared too.
+const ONLY_NOTHING: readonly Settled[] = Object.freeze([RETURNED_NOTHING])
+const ONLY_TRUE: readonly Settled[] = Object.freeze([RETURNED_TRUE])
+
+/** Waits for the thenables among listener results. */
+function settleAll(results: ReadonlyArray<Settled | PromiseLike<unknown>>): Promise<Settled[]> {
+  return Promise.all(
+    results.map((r) =>
+      isThenable(r)
+        ? Promise.resolve(r).then(
+            (value): Settled => ({ ok: true, value }),
+            (error: unknown): Settled => ({ ok: false, error }),
+          )
+        : r,
+    ),
+  )
+}
+
+/** Listeners.dispatch() for a single listener. */
+function dispatchOne<P>(listener: (payload: P) => unknown, payload: P): Settled[] | Promise<Settled[]> {
+  let value: unknown
+  try {
+    value = listener(payload)
+  } catch (error) {
+    return [{ ok: false, error }]
+  }
+  // Settled as the general path settles it, tick for tick.
+  if (isThenable(value)) return settleAll([value])
+  // Read only by combine() and the error report, which never change it.
+  if (value === undefined) return ONLY_NOTHING as Settled[]
+  if (value === true) return ONLY_TRUE as Settled[]
+  return [{ ok: true, value }]
+}
+
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function'
 }
@@ -279,6 +313,7 @@ export class Listeners {
     const listeners = this.byEvent.get(event)
     if (!listeners || listeners.length === 0) return []
     const count = listeners.length
+    if (count === 1) return dispatchOne(listeners[0] as (e: SmtpEvents[K]) => unknown, payload)
     // Sized once: a list grown by push() from empty gets room for 16 (two of them per message
     // showed in allocation profiles).
     const results = new Array<Settled | PromiseLike<unknown>>(count)
@@ -298,16 +333,7 @@ export class Listeners {
       }
     }
     if (!async) return results as Settled[]
-    return Promise.all(
-      results.map((r) =>
-        isThenable(r)
-          ? Promise.resolve(r).then(
-              (value): Settled => ({ ok: true, value }),
-              (error: unknown): Settled => ({ ok: false, error }),
-            )
-          : r,
-      ),
-    )
+    return settleAll(results)
   }
 }
 
@@ -322,7 +348,8 @@ export function combine(settled: readonly Settled[], pick?: (value: unknown) => 
   // No listener, or every listener accepted plainly: one shared answer, nothing allocated.
   if (settled.length === 0) return ACCEPTED
   let positive: Reply | null = null
-  for (const result of settled) {
+  for (let i = 0; i < settled.length; i++) {
+    const result = settled[i] as Settled
     if (!result.ok) {
       if (result.error instanceof SmtpError) return { kind: 'reject', reply: result.error }
       return { kind: 'fail' }
