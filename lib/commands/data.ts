@@ -18,6 +18,9 @@ import { noTransactionReply } from './guards.js'
 
 type Bdat = Extract<Command, { verb: 'BDAT' }>
 
+// What a decision nobody listens to settles to, as Decisions.decide() answers it.
+const NO_ANSWERS: readonly Settled[] = Object.freeze([])
+
 /** A new body for the transaction's data, placed on the transaction. */
 function newBody(host: Host, transaction: TransactionState, dotStuffed: boolean): MessageBody {
   const { options } = host
@@ -259,16 +262,21 @@ export function data(host: Host): void {
   // RFC 3030 §3: a BINARYMIME body can only be sent with BDAT.
   if (transaction.mailParams.body === 'BINARYMIME') return host.sendError(REPLIES.binaryNeedsBdat)
   transaction.dataStarted('DATA')
-  host.decide('data', { session: host.session.info, transaction }, (settled) => {
-    const outcome = combine(settled)
-    if (outcome.kind !== 'accept') {
-      host.send(replyFor(outcome, REPLIES.startData, REPLIES.dataRejected))
-      return
-    }
-    const body = newBody(host, transaction, true)
-    host.setReader(new BodyReader(host, transaction, body, null, true))
-    host.send(REPLIES.startData)
-  })
+  // Most servers do not listen to `data`: then no payload and no closure are built for nobody.
+  if (!host.hasListeners('data')) return dataDecided(host, transaction, NO_ANSWERS)
+  host.decide('data', { session: host.session.info, transaction }, (settled) => dataDecided(host, transaction, settled))
+}
+
+/** DATA was decided on: 354 and read the body, or the refusal. */
+function dataDecided(host: Host, transaction: TransactionState, settled: readonly Settled[]): void {
+  const outcome = combine(settled)
+  if (outcome.kind !== 'accept') {
+    host.send(replyFor(outcome, REPLIES.startData, REPLIES.dataRejected))
+    return
+  }
+  const body = newBody(host, transaction, true)
+  host.setReader(new BodyReader(host, transaction, body, null, true))
+  host.send(REPLIES.startData)
 }
 
 /** BDAT size [LAST]: the chunk's octets are always read, whatever the reply (RFC 3030 §2). */
