@@ -104,7 +104,8 @@ export function parsePath(s: string, at: number, allowNull: boolean, allowPostma
   if (s[at] !== '<') return { ok: false, reason: 'syntax' }
   let i = at + 1
   if (s[i] === '>') return allowNull ? { ok: true, mailbox: null, end: i + 1 } : { ok: false, reason: 'null-path' }
-  if (allowPostmaster && s.slice(i, i + 11).toLowerCase() === 'postmaster>') {
+  // The '>' first: most paths are not <Postmaster>, and then nothing is copied to find out.
+  if (allowPostmaster && s[i + 10] === '>' && s.slice(i, i + 11).toLowerCase() === 'postmaster>') {
     const name = s.slice(i, i + 10)
     return { ok: true, mailbox: { address: name, localPart: name, domain: '', isUtf8: false }, end: i + 11 }
   }

@@ -56,7 +56,8 @@ export function parseParams(text: string): RawParams | null {
 
 function parseEnvelope(verb: 'MAIL' | 'RCPT', rest: string): Command | Fault {
   const prefix = verb === 'MAIL' ? 'FROM:' : 'TO:'
-  if (rest.slice(0, prefix.length).toUpperCase() !== prefix) return fault(verb, 'syntaxError')
+  // Clients send it upper-case: that needs no copy of the line to compare.
+  if (!rest.startsWith(prefix) && rest.slice(0, prefix.length).toUpperCase() !== prefix) return fault(verb, 'syntaxError')
   let at = prefix.length
   // RFC 5321 forbids a space after the colon, but many clients send one; accepting it is harmless.
   while (rest[at] === ' ') at++
