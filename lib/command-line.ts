@@ -1,9 +1,8 @@
 // The rules a command line meets before it is parsed: how long it may be (AUTH lines are longer,
 // RFC 4954 §4), that it is UTF-8, and which verb the diagnostics report for it. Pure.
 
-import { isUtf8 } from 'node:buffer'
 import { AUTH_LINE_LIMIT } from './capabilities.js'
-import type { LineFault } from './line-reader.js'
+import type { LineReader } from './line-reader.js'
 import { isFault, type Command, type Fault } from './parser.js'
 import { REPLIES, type Reply } from './replies.js'
 
@@ -13,14 +12,15 @@ export function framingLimit(limit: number, authOffered: boolean): number {
 }
 
 /**
- * The reply refusing a framed line, or null when it may be parsed: a framing fault, a line over
- * `limit` octets (CRLF included) that is not AUTH, or one that is not UTF-8.
+ * The reply refusing the line `lines` framed last, or null when it may be parsed: a framing fault,
+ * a line over `limit` octets (CRLF included) that is not AUTH, or one that is not UTF-8.
  */
-export function refusalOf(line: Buffer | null, fault: LineFault | null, limit: number): Reply | null {
+export function refusalOf(lines: LineReader, limit: number): Reply | null {
+  const fault = lines.fault
   if (fault) return fault === 'tooLong' ? REPLIES.lineTooLong : REPLIES.bareLineFeed
-  if (line === null) return null
-  if (line.length + 2 > limit && !isAuthLine(line)) return REPLIES.lineTooLong
-  if (!isUtf8(line)) return REPLIES.invalidUtf8
+  if (!lines.hasLine) return null
+  if (lines.lineLength + 2 > limit && !isAuthLine(lines.line ?? Buffer.alloc(0))) return REPLIES.lineTooLong
+  if (!lines.isUtf8()) return REPLIES.invalidUtf8
   return null
 }
 

@@ -190,7 +190,10 @@ export class Decisions {
   }
 
   private reportErrors(event: string, settled: readonly Settled[]): void {
-    for (const error of unexpectedErrors(settled)) {
+    const errors = unexpectedErrors(settled)
+    // Almost always none: no iterator for them.
+    if (errors.length === 0) return
+    for (const error of errors) {
       this.owner.log.error(`${event} listener failed: ${error.message}`)
       if (event === 'error') process.emitWarning(error) // an `error` listener threw: nowhere else to go
       else this.notice('error', { session: this.owner.sessionInfo, error, event })

@@ -25,6 +25,11 @@ export interface DotDecoderOptions {
   readonly dotStuffed: boolean
 }
 
+/** Where decode() puts its output pieces: an array, or a reader that takes each piece at once. */
+export interface PieceSink {
+  push(piece: Buffer): unknown
+}
+
 const CR = 0x0d
 const LF = 0x0a
 const DOT = 0x2e
@@ -42,7 +47,7 @@ const IN_LINE = 4 // anywhere else in a line
 type State = typeof BEGIN_LINE | typeof DOT_SEEN | typeof DOT_CR | typeof CR_SEEN | typeof IN_LINE
 
 /**
- * Decodes one message body. Call `decode()` with each slice of input; it appends output pieces
+ * Decodes one message body. Call `decode()` with each slice of input; it pushes output pieces
  * (views of the input where possible) to `out` and returns how far it read. For DATA, `done`
  * turns true once CRLF.CRLF was read, and the returned position is just after it.
  *
@@ -84,7 +89,7 @@ export class DotDecoder {
   }
 
   /** Reads `input[start, end)`; returns the position after the last byte read. */
-  decode(input: Buffer, start: number, end: number, out: Buffer[]): number {
+  decode(input: Buffer, start: number, end: number, out: PieceSink): number {
     // BDAT with nothing to check: the chunk is the output.
     if (!this.dotStuffed && !this.checkEndings && this.maxLine === 0) {
       this.emit(input, start, end, out)
@@ -254,7 +259,7 @@ export class DotDecoder {
   }
 
   /** Deals with bare CRs in view[from, stop - 1); returns the new start of pending output. */
-  private bareCrsBefore(view: Buffer, from: number, stop: number, seg: number, out: Buffer[]): number {
+  private bareCrsBefore(view: Buffer, from: number, stop: number, seg: number, out: PieceSink): number {
     // A CR before `from` was already dealt with by the DOT_CR or CR_SEEN state.
     if (this.nextCr >= 0 && this.nextCr < from) this.nextCr = view.indexOf(CR, from)
     while (this.nextCr >= 0 && this.nextCr < stop - 1) {
@@ -291,11 +296,11 @@ export class DotDecoder {
     return false
   }
 
-  private emit(view: Buffer, from: number, to: number, out: Buffer[]): void {
+  private emit(view: Buffer, from: number, to: number, out: PieceSink): void {
     if (to > from && !this.discarding) out.push(view.subarray(from, to))
   }
 
-  private push(bytes: Buffer, out: Buffer[]): void {
+  private push(bytes: Buffer, out: PieceSink): void {
     if (!this.discarding) out.push(bytes)
   }
 

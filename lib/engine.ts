@@ -469,22 +469,22 @@ export class Engine implements Host, DecisionOwner {
     const limit = commandLineLimit(this.options, auth)
     // Frame at the AUTH limit when AUTH is offered; other commands are held to theirs below.
     const end = this.lines.read(input, pos, framingLimit(limit, auth))
-    const { line, fault } = this.lines
-    if (line === null && fault === null) return end
+    const lines = this.lines
+    if (!lines.hasLine && lines.fault === null) return end
     this.session.commandRead()
     this.timers.progressed()
     if (commandChannel.hasSubscribers) this.observer.commandRead()
-    if (this.options.trace) this.trace('C', line ? redactCommand(line.toString('utf8')) : `(${fault})`)
+    if (this.options.trace) this.trace('C', lines.hasLine ? redactCommand(lines.text()) : `(${lines.fault})`)
     // Shutting down: new work is refused, but a BDAT transaction under way may finish.
     if (this.shuttingDown && this.session.transaction?.via !== 'BDAT') {
       this.close('shutdown', REPLIES.shuttingDown)
       return end
     }
-    const refusal = refusalOf(line, fault, limit)
+    const refusal = refusalOf(lines, limit)
     if (refusal) {
       this.sendError(refusal)
-    } else if (line) {
-      const parsed = parseCommand(line.toString('utf8'))
+    } else if (lines.hasLine) {
+      const parsed = parseCommand(lines.text())
       this.observer.parsed(parsed)
       handleCommand(this, parsed)
     }

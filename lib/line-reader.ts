@@ -2,6 +2,7 @@
 // bare-LF policy. Holds a partial line as views of the input until its LF arrives (no copying
 // per read). Pure state; no I/O.
 
+import { isUtf8 } from 'node:buffer'
 import type { LineEndingPolicy } from './dot-decoder.js'
 
 const LF = 0x0a
@@ -15,15 +16,51 @@ export type LineFault = 'tooLong' | 'bareLineFeed'
  * `line`/`fault` then say which.
  */
 export class LineReader {
-  /** The last complete line, without its line ending; null when `read()` needs more input. */
-  line: Buffer | null = null
-  /** Set instead of `line` when the last line was too long or ended in a bare LF under `reject`. */
+  /** Set instead of a line when the last line was too long or ended in a bare LF under `reject`. */
   fault: LineFault | null = null
+  // The last complete line is source[start, end): a place, not a view, so a command line costs
+  // no Buffer object (four per message showed in allocation profiles); `line` makes one if asked.
+  private source: Buffer | null = null
+  private start = 0
+  private end = 0
+  /** text(), once decoded. */
+  private decoded: string | null = null
   private parts: Buffer[] = []
   private partLength = 0
   private overflow = false
 
   constructor(private readonly policy: LineEndingPolicy) {}
+
+  /** True when the last read() ended a line. */
+  get hasLine(): boolean {
+    return this.source !== null
+  }
+
+  /** The last complete line, without its line ending (a view); null when `read()` needs more input. */
+  get line(): Buffer | null {
+    return this.source === null ? null : this.source.subarray(this.start, this.end)
+  }
+
+  /** Octets of the last line, without its line ending; 0 when there is none. */
+  get lineLength(): number {
+    return this.end - this.start
+  }
+
+  /** The last line decoded as UTF-8 (what is not UTF-8 becomes U+FFFD); '' when there is none. */
+  text(): string {
+    if (this.decoded === null) this.decoded = this.source === null ? '' : this.source.toString('utf8', this.start, this.end)
+    return this.decoded
+  }
+
+  /** True when the last line is valid UTF-8. */
+  isUtf8(): boolean {
+    // As many characters as octets and no U+FFFD: every octet was ASCII (a multi-octet character
+    // makes fewer, a malformed one a U+FFFD). Anything else is checked octet by octet.
+    const text = this.text()
+    if (text.length === this.lineLength && !text.includes('\uFFFD')) return true
+    const line = this.line
+    return line !== null && isUtf8(line)
+  }
 
   /** True when part of a line is held, waiting for its end. */
   get hasPartial(): boolean {
@@ -40,7 +77,8 @@ export class LineReader {
    * after what it read. `limit` is the longest line accepted, in octets including CRLF.
    */
   read(input: Buffer, pos: number, limit: number): number {
-    this.line = null
+    this.source = null
+    this.decoded = null
     this.fault = null
     const lf = input.indexOf(LF, pos)
     if (lf < 0) {
@@ -70,13 +108,13 @@ export class LineReader {
     }
     const ending = hasCr ? 2 : 1
     if (this.parts.length === 0) {
-      // The whole line is in this input: one view of it, nothing copied.
-      this.line = input.subarray(pos, lf + 1 - ending)
+      // The whole line is in this input: nothing copied.
+      this.setLine(input, pos, lf + 1 - ending)
     } else {
       const whole = Buffer.concat([...this.parts, input.subarray(pos, lf + 1)], total)
       this.parts = []
       this.partLength = 0
-      this.line = whole.subarray(0, total - ending)
+      this.setLine(whole, 0, total - ending)
     }
     return lf + 1
   }
@@ -86,8 +124,15 @@ export class LineReader {
     this.parts = []
     this.partLength = 0
     this.overflow = false
-    this.line = null
+    this.source = null
+    this.decoded = null
     this.fault = null
+  }
+
+  private setLine(source: Buffer, start: number, end: number): void {
+    this.source = source
+    this.start = start
+    this.end = end
   }
 
   /** The last octet of the held partial line, or -1. */

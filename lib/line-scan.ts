@@ -17,6 +17,8 @@ export const WINDOW = 64 * 1024
  * a read full of pipelined ones is found to end early, so the rest of the read is not copied.
  */
 const FIRST_WINDOW = 2 * 1024
+/** A rest of the input up to this long is loaded as one window, whatever the window size. */
+const WHOLE_REST = 8 * 1024
 
 interface ScanExports {
   readonly memory: WebAssembly.Memory
@@ -39,9 +41,12 @@ function instantiate(): { scan: ScanExports['scan']; memory: Uint8Array } | null
   }
 }
 
-/** A new scanner for one decoder, or null when this Node cannot run the module. */
+/**
+ * The scanner decoders use, or null when this Node cannot run the module. One for all of them, as
+ * the memory is: a decoder resets it at each decode(), and decoders run one at a time.
+ */
 export function lineScanner(): LineScanner | null {
-  return MODULE ? new LineScanner(MODULE.scan, MODULE.memory) : null
+  return SHARED
 }
 
 /** Finds where the state machine is needed; remembers which part of which input is in the memory. */
@@ -86,15 +91,19 @@ export class LineScanner {
   /** Copies the next window, view[from, from + size) or less at the end, into the memory, with its neighbours. */
   private load(view: Buffer, from: number): void {
     this.size = this.size === 0 ? FIRST_WINDOW : Math.min(WINDOW, this.size * 2)
-    const to = Math.min(view.length, from + this.size)
+    // A short rest is taken whole (a small message alone in its read, as a client that waits for
+    // 354 sends it): one window, and no view of it when it is the whole input.
+    const to = view.length - from <= WHOLE_REST ? view.length : Math.min(view.length, from + this.size)
     const memory = this.memory
     // The octets on either side decide whether an edge CR or LF pairs up; past the view there is
     // nothing (0), so a CR at its very end is reported.
     memory[DATA - 1] = from > 0 ? (view[from - 1] ?? 0) : 0
-    memory.set(view.subarray(from, to), DATA)
+    memory.set(from === 0 && to === view.length ? view : view.subarray(from, to), DATA)
     memory[DATA + to - from] = to < view.length ? (view[to] ?? 0) : 0
     this.view = view
     this.from = from
     this.to = to
   }
 }
+
+const SHARED = MODULE ? new LineScanner(MODULE.scan, MODULE.memory) : null

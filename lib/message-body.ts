@@ -20,8 +20,13 @@ export interface MessageBodyPlan {
 /** The state of one message body while it is read; its reader (commands/data.ts) is the only writer. */
 export class MessageBody {
   readonly decoder: DotDecoder
-  /** Undelivered `dataChunk` octets, when anyone listens to `dataChunk`. */
-  readonly batch: Buffer[] | null
+  /** Someone listens to `dataChunk`: decoded octets wait in the batch until `takeBatch()`. */
+  readonly streaming: boolean
+  // The batch: its first piece alone (a small message has one), the rest in a list made only for
+  // them. An emptied list gives up its room, so refilling one per message cost a 16-slot array.
+  private batchFirst: Buffer | null = null
+  private batchMore: Buffer[] | null = null
+  /** Octets in the batch. */
   batchLength = 0
   /** The whole message, when it is being collected for `message.body`. */
   readonly collected: Buffer[] | null
@@ -39,7 +44,7 @@ export class MessageBody {
 
   constructor(plan: MessageBodyPlan) {
     this.decoder = new DotDecoder(plan.decoder)
-    this.batch = plan.streaming ? [] : null
+    this.streaming = plan.streaming
     this.collected = plan.collect ? [] : null
     this.headers = plan.headers
   }
@@ -47,8 +52,10 @@ export class MessageBody {
   /** Passes decoded octets on to the header scanner, the chunk batch and the collection. */
   add(piece: Buffer): void {
     if (this.headers?.take(piece)) this.headersReady = true
-    if (this.batch) {
-      this.batch.push(piece)
+    if (this.streaming) {
+      if (this.batchFirst === null) this.batchFirst = piece
+      else if (this.batchMore === null) this.batchMore = [piece]
+      else this.batchMore.push(piece)
       this.batchLength += piece.length
     }
     if (this.collected) {
@@ -57,14 +64,34 @@ export class MessageBody {
     }
   }
 
+  /**
+   * Empties the batch into one Buffer for `dataChunk`. One piece goes out as it is: a view of the
+   * input, which nothing writes into afterwards. Several are copied, as one Buffer of at least
+   * chunkSize must be: they never lie side by side (a read ends between them, a stuffed dot was
+   * taken out, or one is the Received header or a normalised line ending), so no view could cover them.
+   */
+  takeBatch(): Buffer {
+    const first = this.batchFirst
+    const more = this.batchMore
+    const length = this.batchLength
+    this.clearBatch()
+    if (first === null) return Buffer.alloc(0)
+    return more === null ? first : Buffer.concat([first, ...more], length)
+  }
+
   /** Stops delivering the body: the message will be refused when its data ends. */
   stop(): void {
     this.decoder.discard()
-    if (this.batch) this.batch.length = 0
-    this.batchLength = 0
+    this.clearBatch()
     if (this.collected) this.collected.length = 0
     this.collectedLength = 0
     this.headersReady = false
+  }
+
+  private clearBatch(): void {
+    this.batchFirst = null
+    this.batchMore = null
+    this.batchLength = 0
   }
 
   /** Why the message is refused, if it is: a bare line ending, then a long line, size, a listener. */

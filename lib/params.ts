@@ -82,7 +82,9 @@ export function parseMailParams(raw: RawParams, ext: ParamExtensions): ParamResu
   let ret: 'FULL' | 'HDRS' | null = null
   let envid: string | null = null
   let auth: string | null = null
-  for (const [key, value] of raw) {
+  // Indexed, not for-of: an iterator per MAIL showed in allocation profiles, even for no parameters.
+  for (let i = 0; i < raw.length; i++) {
+    const [key, value] = raw[i] as RawParams[number]
     switch (key) {
       case 'SIZE':
         if (!ext.size) return refuse('unknownParameter')
@@ -145,7 +147,8 @@ export function parseRcptParams(raw: RawParams, ext: ParamExtensions): ParamResu
   if (hasDuplicate(raw)) return refuse('duplicateParameter')
   let notify: DsnNotify[] | null = null
   let orcpt: OriginalRecipient | null = null
-  for (const [key, value] of raw) {
+  for (let i = 0; i < raw.length; i++) {
+    const [key, value] = raw[i] as RawParams[number]
     if ((key === 'NOTIFY' || key === 'ORCPT') && !ext.dsn) return refuse('unknownParameter')
     if (key === 'NOTIFY') {
       notify = value === null ? null : parseNotify(value)

@@ -2,7 +2,7 @@
 // catalogue reply. Never throws on input and never replies; the command handlers (commands/)
 // decide what is sent.
 
-import { parsePath, type Mailbox } from './address.js'
+import { parsePath, type Mailbox, type PathResult } from './address.js'
 import type { ReplyKey } from './replies.js'
 
 /** ESMTP parameters as sent: keyword upper-cased, value as sent (`null` for a bare keyword). */
@@ -36,6 +36,17 @@ const VERB = /^[A-Za-z]{1,16}$/
 
 const NO_PARAMS: RawParams = Object.freeze([])
 
+// The commands without an argument, one each: nothing to build per line (two per message).
+const BARE = Object.freeze({
+  DATA: Object.freeze({ verb: 'DATA' }),
+  RSET: Object.freeze({ verb: 'RSET' }),
+  QUIT: Object.freeze({ verb: 'QUIT' }),
+  STARTTLS: Object.freeze({ verb: 'STARTTLS' }),
+} as const)
+
+// What parsePath answers when there is nothing left to read.
+const NO_PATH: PathResult = Object.freeze({ ok: false, reason: 'syntax' })
+
 function fault(verb: string | null, reply: ReplyKey): Fault {
   return { verb, fault: reply }
 }
@@ -54,16 +65,22 @@ export function parseParams(text: string): RawParams | null {
   return out
 }
 
-function parseEnvelope(verb: 'MAIL' | 'RCPT', rest: string): Command | Fault {
+/**
+ * MAIL FROM: or RCPT TO:, read in place from `line[start, end)` (the argument without trailing
+ * spaces): the line is not copied for it. Past `end` there are only spaces, which no path or
+ * prefix can take in, so reading the line there gives what reading the argument alone would.
+ */
+function parseEnvelope(verb: 'MAIL' | 'RCPT', line: string, start: number, end: number): Command | Fault {
   const prefix = verb === 'MAIL' ? 'FROM:' : 'TO:'
-  if (rest.slice(0, prefix.length).toUpperCase() !== prefix) return fault(verb, 'syntaxError')
-  let at = prefix.length
+  // Clients send it upper-case: that needs no copy of the line to compare.
+  if (!line.startsWith(prefix, start) && line.slice(start, Math.min(end, start + prefix.length)).toUpperCase() !== prefix) return fault(verb, 'syntaxError')
+  let at = start + prefix.length
   // RFC 5321 forbids a space after the colon, but many clients send one; accepting it is harmless.
-  while (rest[at] === ' ') at++
+  while (at < end && line[at] === ' ') at++
   const syntaxFault = verb === 'MAIL' ? 'badSenderSyntax' : 'badRecipientSyntax'
-  const path = parsePath(rest, at, verb === 'MAIL', verb === 'RCPT')
+  const path = at < end ? parsePath(line, at, verb === 'MAIL', verb === 'RCPT') : NO_PATH
   if (!path.ok) return fault(verb, path.reason === 'null-path' ? 'nullRecipient' : syntaxFault)
-  const tail = rest.slice(path.end)
+  const tail = path.end >= end ? '' : line.slice(path.end, end)
   if (tail !== '' && tail[0] !== ' ') return fault(verb, syntaxFault)
   const params = parseParams(tail)
   if (!params) return fault(verb, 'syntaxError')
@@ -84,26 +101,27 @@ export function parseCommand(line: string): Command | Fault {
   const word = space < 0 ? line : line.slice(0, space)
   if (!VERB.test(word)) return fault(null, 'unknownCommand')
   const verb = word.toUpperCase()
+  // The verb is letters and its separator a space: a control character can only be in the rest.
+  if (CONTROL.test(line)) return fault(verb, 'syntaxError')
   // Trailing spaces are common ("RSET "); a leading one after the verb is the separator.
-  const after = space < 0 ? '' : line.slice(space + 1)
-  const rest = after.endsWith(' ') ? after.replace(/ +$/, '') : after
-  if (CONTROL.test(rest)) return fault(verb, 'syntaxError')
+  let end = line.length
+  while (end > space + 1 && line[end - 1] === ' ') end--
+  // The usual command of a message: its argument is read in place.
+  if (verb === 'MAIL' || verb === 'RCPT') return parseEnvelope(verb, line, space < 0 ? line.length : space + 1, space < 0 ? line.length : end)
+  const rest = space < 0 ? '' : line.slice(space + 1, end)
   switch (verb) {
     case 'HELO':
     case 'EHLO':
     case 'LHLO':
       if (rest === '' || rest.includes(' ')) return fault(verb, 'badHelo')
       return { verb, domain: rest }
-    case 'MAIL':
-    case 'RCPT':
-      return parseEnvelope(verb, rest)
     case 'BDAT':
       return parseBdat(rest)
     case 'DATA':
     case 'RSET':
     case 'QUIT':
     case 'STARTTLS':
-      return rest === '' ? { verb } : fault(verb, 'syntaxError')
+      return rest === '' ? BARE[verb] : fault(verb, 'syntaxError')
     // RFC 5321 §4.1.1.9 and §4.1.1.8: NOOP and HELP take an optional argument.
     case 'NOOP':
       return { verb, argument: rest }

@@ -24,7 +24,8 @@ import type {
  */
 export class TransactionState implements TransactionInfo {
   // Own enumerable fields, as listeners have always seen them; only the transitions below write them.
-  readonly to: readonly RecipientInfo[] = []
+  // new Array() starts with room for four (V8), where [] grows to sixteen at the first push.
+  readonly to: readonly RecipientInfo[] = new Array<RecipientInfo>()
   readonly via: 'DATA' | 'BDAT' | null = null
   readonly size: number = 0
   readonly startedAt = new Date()

@@ -4,7 +4,7 @@
 import { expect } from 'chai'
 import { handleCommand } from '../lib/commands/index.js'
 import { SmtpError } from '../lib/errors.js'
-import type { CloseReason, DecisionEvents, Settled } from '../lib/events.js'
+import type { CloseReason, DecisionEvents, NoticeEvents, Settled } from '../lib/events.js'
 import type { Host, InputReader } from '../lib/host.js'
 import { SILENT } from '../lib/logger.js'
 import { resolveOptions, type SmtpOptions } from '../lib/options.js'
@@ -19,8 +19,10 @@ interface FakeHost extends Host {
   /** Decisions asked, notices emitted, transactions ended, upgrades and closes, in order. */
   readonly happened: string[]
   readers: InputReader[]
-  /** What listeners of each decision answer (settled synchronously); none: accepted. */
+  /** What listeners of each decision answer (settled synchronously); none: nobody listens, accepted. */
   readonly verdicts: Partial<Record<keyof DecisionEvents, readonly Settled[]>>
+  /** Notice events someone listens to. */
+  readonly noticed: Set<keyof NoticeEvents>
   canUpgrade: boolean
   run(line: string): void
 }
@@ -37,6 +39,7 @@ function fakeHost(options: SmtpOptions = {}): FakeHost {
     happened,
     readers: [],
     verdicts: {},
+    noticed: new Set(),
     send(reply) {
       host.sent.push(reply)
     },
@@ -54,7 +57,8 @@ function fakeHost(options: SmtpOptions = {}): FakeHost {
     notice(event) {
       happened.push(`notice ${event}`)
     },
-    hasListeners: () => false,
+    // Truthful, as the engine's is: handlers build no payload for an event nobody listens to.
+    hasListeners: (event) => event in host.verdicts || host.noticed.has(event as keyof NoticeEvents),
     setReader(reader) {
       if (reader) host.readers.push(reader)
     },
@@ -109,6 +113,27 @@ describe('Host (a plain object standing in for the engine)', () => {
     expect(host.sent.slice(1)).to.deep.equal([REPLIES.senderOk, REPLIES.recipientOk])
   })
 
+  it('asks no decision nobody listens to, and the ones somebody does', () => {
+    const host = fakeHost()
+    host.run('EHLO client.example')
+    host.run('MAIL FROM:<a@example.com>')
+    host.run('RCPT TO:<b@example.net>')
+    host.run('DATA')
+    expect(host.happened.filter((line) => line.startsWith('decide'))).to.deep.equal(['decide ehlo'])
+    expect(host.sent.slice(1)).to.deep.equal([REPLIES.senderOk, REPLIES.recipientOk, REPLIES.startData])
+
+    const heard = fakeHost()
+    heard.verdicts.sender = []
+    heard.verdicts.recipient = []
+    heard.verdicts.data = []
+    heard.run('EHLO client.example')
+    heard.run('MAIL FROM:<a@example.com>')
+    heard.run('RCPT TO:<b@example.net>')
+    heard.run('DATA')
+    expect(heard.happened.filter((line) => line.startsWith('decide'))).to.deep.equal(['decide ehlo', 'decide sender', 'decide recipient', 'decide data'])
+    expect(heard.sent.slice(1)).to.deep.equal([REPLIES.senderOk, REPLIES.recipientOk, REPLIES.startData])
+  })
+
   it('sends the listener’s SmtpError and adds no recipient when the recipient decision refuses', () => {
     const host = fakeHost()
     host.run('EHLO client.example')
@@ -125,6 +150,7 @@ describe('Host (a plain object standing in for the engine)', () => {
     host.run('EHLO client.example')
     host.run('MAIL FROM:<a@example.com>')
     const transaction = host.session.transaction
+    host.noticed.add('reset')
     host.run('RSET')
     expect(host.session.transaction).to.equal(null)
     expect(transaction?.signal.aborted).to.equal(true)

@@ -1,6 +1,8 @@
+import { isUtf8 } from 'node:buffer'
 import { expect } from 'chai'
 import type { LineEndingPolicy } from '../lib/dot-decoder.js'
 import { LineReader, type LineFault } from '../lib/line-reader.js'
+import { Random, specSeed } from './helpers/random.js'
 
 type Event = { line: string } | { fault: LineFault }
 
@@ -209,6 +211,31 @@ describe('LineReader', () => {
       reader.reset()
       expect(reader.hasPartial).to.equal(false)
       expect(feed(reader, [Buffer.from('NOOP\r\n')], 16)).to.deep.equal([{ line: 'NOOP' }])
+    })
+
+    it('decodes each line as UTF-8 and says whether it is, as Buffer and isUtf8 would, whatever its octets', () => {
+      const seed = specSeed()
+      const random = new Random(seed)
+      // ASCII, valid multi-octet characters, a literal U+FFFD, and octets that are no UTF-8.
+      const parts = [
+        ...['MAIL FROM:<a@b>', ' ', 'é', '€', '😀', '\uFFFD'].map((text) => Buffer.from(text)),
+        ...[[0x80], [0xc3], [0xe2, 0x82], [0xff], [0xf0, 0x9f, 0x98], [0xc0, 0xaf], [0xed, 0xa0, 0x80]].map((octets) => Buffer.from(octets)),
+      ]
+      for (let round = 0; round < 2000; round++) {
+        const octets: Buffer[] = []
+        for (let i = random.int(6); i >= 0; i--) octets.push(random.pick(parts))
+        const line = Buffer.concat(octets)
+        const reader = new LineReader('reject')
+        // Sometimes split, so the line is joined from pieces.
+        const input = Buffer.concat([line, Buffer.from('\r\n')])
+        const cut = random.int(input.length)
+        for (const piece of cut === 0 ? [input] : [input.subarray(0, cut), input.subarray(cut)]) reader.read(piece, 0, 4096)
+        const context = `seed ${seed} round ${round} ${line.toString('hex')}`
+        expect(reader.hasLine, context).to.equal(true)
+        expect(reader.lineLength, context).to.equal(line.length)
+        expect(reader.text(), context).to.equal(line.toString('utf8'))
+        expect(reader.isUtf8(), context).to.equal(isUtf8(line))
+      }
     })
 
     it('clears the last line and fault', () => {

@@ -14,6 +14,34 @@ describe('MessageBody', () => {
     expect(body.collectedLength).to.equal(0)
   })
 
+  it('hands a small message that came in one read to dataChunk as a view of that read, not a copy', () => {
+    const chunks: Buffer[] = []
+    const smtp = new SmtpProtocol({ domain: 'mx.test', collectBody: false })
+    smtp.on('dataChunk', ({ chunk }) => void chunks.push(chunk))
+    smtp.open({ write: () => true, end: () => undefined })
+    smtp.feed(Buffer.from('EHLO c.test\r\nMAIL FROM:<a@example.net>\r\nRCPT TO:<b@example.org>\r\nDATA\r\n'))
+    const read = Buffer.from('Subject: a\r\n\r\n' + 'La de da\r\n'.repeat(400) + '.\r\n')
+    smtp.feed(read)
+    expect(chunks).to.have.length(1)
+    const [chunk] = chunks as [Buffer]
+    expect(chunk.buffer).to.equal(read.buffer)
+    expect(chunk.byteOffset).to.equal(read.byteOffset)
+    expect(chunk.equals(read.subarray(0, read.length - 3))).to.equal(true)
+  })
+
+  it('copies a message that came in several reads into one Buffer of exactly its octets', () => {
+    const chunks: Buffer[] = []
+    const smtp = new SmtpProtocol({ domain: 'mx.test', collectBody: false })
+    smtp.on('dataChunk', ({ chunk }) => void chunks.push(chunk))
+    smtp.open({ write: () => true, end: () => undefined })
+    smtp.feed(Buffer.from('EHLO c.test\r\nMAIL FROM:<a@example.net>\r\nRCPT TO:<b@example.org>\r\nDATA\r\n'))
+    const text = 'Subject: a\r\n\r\n' + 'La de da\r\n'.repeat(400)
+    smtp.feed(Buffer.from(text.slice(0, 2000)))
+    smtp.feed(Buffer.from(text.slice(2000) + '.\r\n'))
+    expect(chunks).to.have.length(1)
+    expect(chunks[0]?.toString()).to.equal(text)
+  })
+
   it('is what bufferedInput reports while a collected message is read', () => {
     const smtp = new SmtpProtocol({ domain: 'mx.test' })
     smtp.open({ write: () => true, end: () => undefined })

@@ -2,6 +2,7 @@ import { expect } from 'chai'
 import type { Mailbox } from '../lib/address.js'
 import { isFault, parseCommand, parseParams, type Command, type Fault, type RawParams } from '../lib/parser.js'
 import type { ReplyKey } from '../lib/replies.js'
+import { Random, specSeed } from './helpers/random.js'
 
 function box(address: string, localPart: string, domain: string, isUtf8 = false): Mailbox {
   return { address, localPart, domain, isUtf8 }
@@ -266,6 +267,20 @@ describe('parseCommand', () => {
     ]
     for (const [verb, line] of lines) {
       expect(parseCommand(line), JSON.stringify(line)).to.deep.equal(fault(verb, 'syntaxError'))
+    }
+  })
+
+  it('reads MAIL and RCPT in place as it reads their argument alone: trailing spaces change nothing', () => {
+    const seed = specSeed()
+    const random = new Random(seed)
+    const verbs = ['MAIL', 'RCPT', 'mail', 'Rcpt', 'DATA', 'RSET', 'HELO', 'NOOP', 'VRFY', 'BDAT']
+    const bits = ['FROM:', 'TO:', 'from:', 'FRO', ':', '<', '>', '<>', '<a@b>', '<"x y"@z>', '<"a  "@b>', '<Postmaster>', '<@r:a@b>', ' ', '  ', '\t', '\x01', 'SIZE=10', 'x', '"', 'é', '<a@[1.2.3.4]>', 'LAST', '100']
+    for (let round = 0; round < 5000; round++) {
+      let line = random.pick(verbs) + (random.int(4) === 0 ? '' : ' ')
+      for (let i = random.int(6); i > 0; i--) line += random.pick(bits)
+      const trimmed = line.replace(/ +$/, '')
+      const padded = trimmed + ' '.repeat(1 + random.int(3))
+      expect(parseCommand(padded), `seed ${seed}: ${JSON.stringify(padded)}`).to.deep.equal(parseCommand(trimmed))
     }
   })
 })

@@ -13,9 +13,13 @@ import type { Command } from '../parser.js'
 import { formatReceivedHeader } from '../received.js'
 import { chunkReceivedReply, REPLIES, type Reply } from '../replies.js'
 import type { TransactionState } from '../session.js'
+import type { PieceSink } from '../dot-decoder.js'
 import { noTransactionReply } from './guards.js'
 
 type Bdat = Extract<Command, { verb: 'BDAT' }>
+
+// What a decision nobody listens to settles to, as Decisions.decide() answers it.
+const NO_ANSWERS: readonly Settled[] = Object.freeze([])
 
 /** A new body for the transaction's data, placed on the transaction. */
 function newBody(host: Host, transaction: TransactionState, dotStuffed: boolean): MessageBody {
@@ -48,11 +52,12 @@ function resultOf(refusal: Reply): MessageResult {
  * `remaining` octets. Between reads it fires `headers`, full `dataChunk` batches and, at the end,
  * the last chunk and `message`.
  */
-class BodyReader implements InputReader {
+class BodyReader implements InputReader, PieceSink {
   readonly timeout = 'data'
   private inputDone: boolean
-  private readonly pieces: Buffer[] = []
   private readonly chunkOctets: number
+  /** Set when the decision on `headers` or a `dataChunk` settled; read just after asking. */
+  private decided = false
 
   constructor(
     private readonly host: Host,
@@ -95,29 +100,32 @@ class BodyReader implements InputReader {
   }
 
   private consume(input: Buffer, pos: number): number {
-    const { body, transaction } = this
+    const body = this.body
     const end = this.remaining === null ? input.length : Math.min(input.length, pos + this.remaining)
-    const next = body.decoder.decode(input, pos, end, this.pieces)
+    // The decoder hands each piece to push() as it goes: no list of pieces per read.
+    const next = body.decoder.decode(input, pos, end, this)
     if (this.remaining !== null) this.remaining -= next - pos
-    const max = this.host.options.maxMessageSize
-    for (const piece of this.pieces) {
-      // Never hold more than the limit: past it, the body is only read to its end, and the size
-      // stops at the limit.
-      if (max > 0 && transaction.size + piece.length > max) {
-        transaction.overLimit(max)
-        body.tooBig = true
-        body.stop()
-        break
-      }
-      transaction.received(piece.length)
-      body.add(piece)
-    }
-    this.pieces.length = 0
     if (body.decoder.done || this.remaining === 0) {
       this.inputDone = true
       if (this.last && body.headers?.finish()) body.headersReady = true
     }
     return next
+  }
+
+  /** Takes one decoded piece from the decoder. */
+  push(piece: Buffer): void {
+    const { body, transaction } = this
+    const max = this.host.options.maxMessageSize
+    // Never hold more than the limit: past it, the body is only read to its end, and the size
+    // stops at the limit. stop() discards the decoder's output, so no piece follows this one.
+    if (max > 0 && transaction.size + piece.length > max) {
+      transaction.overLimit(max)
+      body.tooBig = true
+      body.stop()
+      return
+    }
+    transaction.received(piece.length)
+    body.add(piece)
   }
 
   /** Fires `headers`; false while its listeners are still deciding. */
@@ -127,35 +135,30 @@ class BodyReader implements InputReader {
     const scanner = body.headers
     // A body already refused asks nobody anything more.
     if (!scanner || body.failure) return true
-    const payload = { session: host.session.info, transaction, headers: scanner.headers(), truncated: scanner.truncated }
-    return this.settledNow((then) => host.decide('headers', payload, then))
+    this.decided = false
+    host.decide('headers', { session: host.session.info, transaction, headers: scanner.headers(), truncated: scanner.truncated }, this.settle)
+    return this.decided
   }
 
   /** Fires one `dataChunk` with the batch; false while its listeners are still deciding. */
   private fireChunk(): boolean {
     const { host, body, transaction } = this
-    const batch = body.batch ?? []
-    // One piece goes out as it is: a view of the input, which nothing writes into afterwards. Several
-    // are copied, as one Buffer of at least chunkSize must be: they never lie side by side (a read
-    // ends between them, a stuffed dot was taken out, or one is the Received header or a normalised
-    // line ending), so no view could cover them.
-    const chunk = batch.length === 1 ? (batch[0] as Buffer) : Buffer.concat(batch, body.batchLength)
-    batch.length = 0
-    body.batchLength = 0
-    return this.settledNow((then) => host.decide('dataChunk', { session: host.session.info, transaction, chunk }, then))
+    const chunk = body.takeBatch()
+    this.decided = false
+    host.decide('dataChunk', { session: host.session.info, transaction, chunk }, this.settle)
+    return this.decided
   }
 
-  /** Starts a decision on part of the body; a refusal stops the body. True when it settled at once. */
-  private settledNow(start: (then: (settled: readonly Settled[]) => void) => void): boolean {
-    let now = false
-    start((settled) => {
-      now = true
-      const outcome = combine(settled)
-      if (outcome.kind === 'accept' || this.body.refusal) return
-      this.body.refusal = replyFor(outcome, REPLIES.messageAccepted, REPLIES.messageRejected)
-      this.body.stop()
-    })
-    return now
+  /**
+   * The end of a decision on part of the body (one function per reader, not two closures per
+   * chunk): a refusal stops the body. Only one decision is pending at a time, and input waits for it.
+   */
+  private readonly settle = (settled: readonly Settled[]): void => {
+    this.decided = true
+    const outcome = combine(settled)
+    if (outcome.kind === 'accept' || this.body.refusal) return
+    this.body.refusal = replyFor(outcome, REPLIES.messageAccepted, REPLIES.messageRejected)
+    this.body.stop()
   }
 
   private finish(): void {
@@ -178,28 +181,43 @@ class BodyReader implements InputReader {
       return
     }
     const messageBody = body.collected ? Buffer.concat(body.collected) : null
-    const requireBody = (): Buffer => messageBody ?? notCollected()
+    // Not collected: the shared thrower, not a closure per message.
+    const requireBody = messageBody ? (): Buffer => messageBody : notCollected
     host.decide('message', { session: host.session.info, transaction, body: messageBody, requireBody }, (settled) => {
       body.answered = true
       let delivered = false
       let failed = false
-      const replies: Reply[] = []
+      // The first reply alone (one recipient, or SMTP); a list only for LMTP's further ones.
+      let first: Reply | null = null
+      let more: Reply[] | null = null
       for (let i = 0; i < recipients; i++) {
         // RFC 2033 §4.2: under LMTP, one reply per accepted recipient, in RCPT order.
-        const pick = (value: unknown): unknown => (Array.isArray(value) ? (value as unknown[])[i] : value)
-        const outcome = combine(settled, pick)
+        const outcome = combine(settled, i === 0 ? firstVerdict : (value) => verdictFor(value, i))
         if (outcome.kind === 'accept') delivered = true
         if (outcome.kind === 'fail') failed = true
-        replies.push(replyFor(outcome, REPLIES.messageAccepted, REPLIES.messageRejected))
+        const reply = replyFor(outcome, REPLIES.messageAccepted, REPLIES.messageRejected)
+        if (first === null) first = reply
+        else (more ??= []).push(reply)
       }
       // Published before the replies go out: a 421 among them closes the session at once.
-      publishMessage(host.session.info, transaction, delivered ? 'accepted' : failed ? 'failed' : 'refused', replies[0]?.code ?? null)
-      for (const reply of replies) host.send(reply)
+      publishMessage(host.session.info, transaction, delivered ? 'accepted' : failed ? 'failed' : 'refused', first?.code ?? null)
+      if (first) host.send(first)
+      if (more) for (const reply of more) host.send(reply)
       if (delivered) host.session.delivered()
       if (isLogging(host.log)) host.log.info(`message ${transaction.id} ${delivered ? 'accepted' : 'refused'}: ${transaction.size} octets from <${transaction.from?.address ?? ''}> to ${transaction.to.length} recipient(s)`)
       host.session.endTransaction(delivered ? 'delivered' : 'rejected')
     })
   }
+}
+
+/** A `message` listener's verdict for recipient `i`: its own entry when it answered one per recipient. */
+function verdictFor(value: unknown, i: number): unknown {
+  return Array.isArray(value) ? (value as unknown[])[i] : value
+}
+
+/** verdictFor(value, 0), shared: the one recipient of most messages needs no closure. */
+function firstVerdict(value: unknown): unknown {
+  return verdictFor(value, 0)
 }
 
 /** What `message.requireBody()` throws when the body was not collected. */
@@ -244,16 +262,21 @@ export function data(host: Host): void {
   // RFC 3030 §3: a BINARYMIME body can only be sent with BDAT.
   if (transaction.mailParams.body === 'BINARYMIME') return host.sendError(REPLIES.binaryNeedsBdat)
   transaction.dataStarted('DATA')
-  host.decide('data', { session: host.session.info, transaction }, (settled) => {
-    const outcome = combine(settled)
-    if (outcome.kind !== 'accept') {
-      host.send(replyFor(outcome, REPLIES.startData, REPLIES.dataRejected))
-      return
-    }
-    const body = newBody(host, transaction, true)
-    host.setReader(new BodyReader(host, transaction, body, null, true))
-    host.send(REPLIES.startData)
-  })
+  // Most servers do not listen to `data`: then no payload and no closure are built for nobody.
+  if (!host.hasListeners('data')) return dataDecided(host, transaction, NO_ANSWERS)
+  host.decide('data', { session: host.session.info, transaction }, (settled) => dataDecided(host, transaction, settled))
+}
+
+/** DATA was decided on: 354 and read the body, or the refusal. */
+function dataDecided(host: Host, transaction: TransactionState, settled: readonly Settled[]): void {
+  const outcome = combine(settled)
+  if (outcome.kind !== 'accept') {
+    host.send(replyFor(outcome, REPLIES.startData, REPLIES.dataRejected))
+    return
+  }
+  const body = newBody(host, transaction, true)
+  host.setReader(new BodyReader(host, transaction, body, null, true))
+  host.send(REPLIES.startData)
 }
 
 /** BDAT size [LAST]: the chunk's octets are always read, whatever the reply (RFC 3030 §2). */

@@ -4,13 +4,18 @@
 import { offeredMechanisms, paramExtensions } from '../capabilities.js'
 import { combine, replyFor } from '../events.js'
 import type { Host } from '../host.js'
-import { parseMailParams, parseRcptParams, type ParamExtensions } from '../params.js'
-import type { Command } from '../parser.js'
+import { parseMailParams, parseRcptParams, type MailParams, type ParamExtensions, type RcptParams } from '../params.js'
+import type { Command, RawParams } from '../parser.js'
 import { REPLIES } from '../replies.js'
+import type { TransactionState } from '../session.js'
+import type { Settled } from '../events.js'
 import { hasAuthListener, noTransactionReply } from './guards.js'
 
 type Mail = Extract<Command, { verb: 'MAIL' }>
 type Rcpt = Extract<Command, { verb: 'RCPT' }>
+
+// What a decision nobody listens to settles to, as Decisions.decide() answers it.
+const NO_ANSWERS: readonly Settled[] = Object.freeze([])
 
 const NO_EXTENSIONS: ParamExtensions = {
   size: false,
@@ -21,10 +26,13 @@ const NO_EXTENSIONS: ParamExtensions = {
   auth: false,
 }
 
-/** Parameters are an ESMTP feature: after plain HELO every one is unknown (RFC 5321 §4.1.1.1). */
-function extensionsFor(host: Host): ParamExtensions {
+/**
+ * Parameters are an ESMTP feature: after plain HELO every one is unknown (RFC 5321 §4.1.1.1). A
+ * line without parameters needs none: the usual MAIL and RCPT ask nothing and build nothing.
+ */
+function extensionsFor(host: Host, raw: RawParams): ParamExtensions {
   const session = host.session.info
-  if (session.heloVerb === 'HELO') return NO_EXTENSIONS
+  if (raw.length === 0 || session.heloVerb === 'HELO') return NO_EXTENSIONS
   return paramExtensions(host.options, offeredMechanisms(host.options, session.tls !== null, hasAuthListener(host)).length > 0)
 }
 
@@ -35,7 +43,7 @@ export function mail(host: Host, command: Mail): void {
   if (session.heloVerb === null) return host.sendError(REPLIES.needHelo)
   if (host.session.transaction) return host.sendError(REPLIES.nestedMail)
   if (options.authPolicy === 'required' && session.user === null) return host.send(REPLIES.authRequired)
-  const parsed = parseMailParams(command.params, extensionsFor(host))
+  const parsed = parseMailParams(command.params, extensionsFor(host, command.params))
   if (!parsed.ok) return host.sendError(REPLIES[parsed.reply])
   const params = parsed.params
   // RFC 6531 §3.4: a UTF-8 address needs the SMTPUTF8 parameter; §3.5: 550 at MAIL, 553 at RCPT.
@@ -43,11 +51,15 @@ export function mail(host: Host, command: Mail): void {
   // RFC 1870 §6.1: a declared size over the limit is refused at once.
   const max = options.maxMessageSize
   if (params.size !== null && max > 0 && params.size > max) return host.send(REPLIES.declaredSizeTooBig)
-  host.decide('sender', { session, address: command.from, params }, (settled) => {
-    const outcome = combine(settled)
-    if (outcome.kind === 'accept') host.session.beginTransaction(command.from, params)
-    host.send(replyFor(outcome, REPLIES.senderOk, REPLIES.senderRejected))
-  })
+  // Most servers do not listen to `sender`: then no payload and no closure are built for nobody.
+  if (!host.hasListeners('sender')) return senderDecided(host, command, params, NO_ANSWERS)
+  host.decide('sender', { session, address: command.from, params }, (settled) => senderDecided(host, command, params, settled))
+}
+
+function senderDecided(host: Host, command: Mail, params: MailParams, settled: readonly Settled[]): void {
+  const outcome = combine(settled)
+  if (outcome.kind === 'accept') host.session.beginTransaction(command.from, params)
+  host.send(replyFor(outcome, REPLIES.senderOk, REPLIES.senderRejected))
 }
 
 /** RCPT TO:<forward-path> [params]. */
@@ -58,13 +70,19 @@ export function rcpt(host: Host, command: Rcpt): void {
   if (transaction.body) return host.sendError(REPLIES.rcptAfterData)
   // RFC 5321 §4.5.3.1.10: 452 for one recipient too many; the client sends the rest later.
   if (transaction.to.length >= host.options.maxRecipients) return host.send(REPLIES.tooManyRecipients)
-  const parsed = parseRcptParams(command.params, extensionsFor(host))
+  const parsed = parseRcptParams(command.params, extensionsFor(host, command.params))
   if (!parsed.ok) return host.sendError(REPLIES[parsed.reply])
   if (command.to.isUtf8 && !transaction.mailParams.smtpUtf8) return host.send(REPLIES.utf8NotDeclared)
   const params = parsed.params
-  host.decide('recipient', { session, transaction, address: command.to, params }, (settled) => {
-    const outcome = combine(settled)
-    if (outcome.kind === 'accept') transaction.recipientAdded({ address: command.to, params })
-    host.send(replyFor(outcome, REPLIES.recipientOk, REPLIES.recipientRejected))
-  })
+  // As for `sender`: nothing built for nobody.
+  if (!host.hasListeners('recipient')) return recipientDecided(host, transaction, command, params, NO_ANSWERS)
+  host.decide('recipient', { session, transaction, address: command.to, params }, (settled) =>
+    recipientDecided(host, transaction, command, params, settled),
+  )
+}
+
+function recipientDecided(host: Host, transaction: TransactionState, command: Rcpt, params: RcptParams, settled: readonly Settled[]): void {
+  const outcome = combine(settled)
+  if (outcome.kind === 'accept') transaction.recipientAdded({ address: command.to, params })
+  host.send(replyFor(outcome, REPLIES.recipientOk, REPLIES.recipientRejected))
 }

@@ -74,7 +74,7 @@ export function hello(host: Host, command: Hello): void {
 
 /** RSET: clear the transaction (RFC 5321 §4.1.1.5). */
 export function rset(host: Host): void {
-  host.notice('reset', { session: host.session.info })
+  if (host.hasListeners('reset')) host.notice('reset', { session: host.session.info })
   host.session.endTransaction('reset')
   host.send(REPLIES.resetOk)
 }
