@@ -5,14 +5,11 @@
 
 import { decisionChannel } from './diagnostics.js'
 import { SmtpwireError } from './errors.js'
-import { combine, unexpectedErrors, type DecisionEvents, type Listeners, type NoticeEvents, type Settled, type SmtpEvents } from './events.js'
+import { combine, NO_ANSWERS, unexpectedErrors, type DecisionEvents, type Listeners, type NoticeEvents, type Settled, type SmtpEvents } from './events.js'
 import type { Release } from './gate.js'
 import { SILENT, type Logger } from './logger.js'
 import type { ResolvedOptions } from './options.js'
 import type { SessionInfo } from './session-info.js'
-
-// What a decision without listeners settles to: shared, as nobody can change it.
-const NO_ANSWERS: readonly Settled[] = Object.freeze([])
 
 /** What decisions need from the session that runs them. */
 export interface DecisionOwner {

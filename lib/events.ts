@@ -231,6 +231,9 @@ export function replyFor(outcome: Outcome, accepted: Reply, rejected: Reply, fai
   return outcome.reply ?? (outcome.kind === 'accept' ? accepted : rejected)
 }
 
+/** What a decision without listeners settles to: one shared empty answer, as nobody can change it. */
+export const NO_ANSWERS: readonly Settled[] = Object.freeze([])
+
 // The usual answers of a listener that returned at once (nothing, true), shared: nobody changes a Settled.
 const RETURNED_NOTHING: Settled = Object.freeze({ ok: true, value: undefined })
 const RETURNED_TRUE: Settled = Object.freeze({ ok: true, value: true })

@@ -4,7 +4,7 @@
 
 import { publishMessage, type MessageResult } from '../diagnostics.js'
 import { SmtpwireError } from '../errors.js'
-import { combine, replyFor, type Settled } from '../events.js'
+import { combine, NO_ANSWERS, replyFor, type Settled } from '../events.js'
 import { HeaderScanner } from '../header-scanner.js'
 import type { Host, InputReader } from '../host.js'
 import { isLogging } from '../logger.js'
@@ -17,9 +17,6 @@ import type { PieceSink } from '../dot-decoder.js'
 import { noTransactionReply } from './guards.js'
 
 type Bdat = Extract<Command, { verb: 'BDAT' }>
-
-// What a decision nobody listens to settles to, as Decisions.decide() answers it.
-const NO_ANSWERS: readonly Settled[] = Object.freeze([])
 
 /** A new body for the transaction's data, placed on the transaction. */
 function newBody(host: Host, transaction: TransactionState, dotStuffed: boolean): MessageBody {

@@ -2,20 +2,16 @@
 // address rules are checked here, before any listener is asked.
 
 import { offeredMechanisms, paramExtensions } from '../capabilities.js'
-import { combine, replyFor } from '../events.js'
+import { combine, NO_ANSWERS, replyFor, type Settled } from '../events.js'
 import type { Host } from '../host.js'
 import { parseMailParams, parseRcptParams, type MailParams, type ParamExtensions, type RcptParams } from '../params.js'
 import type { Command, RawParams } from '../parser.js'
 import { REPLIES } from '../replies.js'
 import type { TransactionState } from '../session.js'
-import type { Settled } from '../events.js'
 import { hasAuthListener, noTransactionReply } from './guards.js'
 
 type Mail = Extract<Command, { verb: 'MAIL' }>
 type Rcpt = Extract<Command, { verb: 'RCPT' }>
-
-// What a decision nobody listens to settles to, as Decisions.decide() answers it.
-const NO_ANSWERS: readonly Settled[] = Object.freeze([])
 
 const NO_EXTENSIONS: ParamExtensions = {
   size: false,
