@@ -65,18 +65,60 @@ export class MessageBody {
   }
 
   /**
-   * Empties the batch into one Buffer for `dataChunk`. One piece goes out as it is: a view of the
-   * input, which nothing writes into afterwards. Several are copied, as one Buffer of at least
-   * chunkSize must be: they never lie side by side (a read ends between them, a stuffed dot was
-   * taken out, or one is the Received header or a normalised line ending), so no view could cover them.
+   * Takes the next `dataChunk` batch off the front of the pending pieces. A piece of at least
+   * `chunkSize` octets at the front goes out alone, as it is: a view of the input, which nothing
+   * writes into afterwards. Otherwise pieces are copied into one new Buffer (they never lie side by
+   * side: a read ends between them, a stuffed dot was taken out, or one is the Received header or a
+   * normalised line ending) until it holds `chunkSize` octets; the piece that crosses that mark is
+   * cut there when its rest could go out alone (at least `chunkSize` more), else taken whole. The
+   * pieces after it stay for the next batch. So a copied batch is under 2 × chunkSize (not 2 reads
+   * joined), and a long piece is never copied only to be joined to the next. With fewer than
+   * `chunkSize` octets pending (the last batch) everything is taken.
    */
-  takeBatch(): Buffer {
+  takeBatch(chunkSize: number): Buffer {
     const first = this.batchFirst
-    const more = this.batchMore
-    const length = this.batchLength
-    this.clearBatch()
     if (first === null) return Buffer.alloc(0)
-    return more === null ? first : Buffer.concat([first, ...more], length)
+    const more = this.batchMore
+    if (more === null) {
+      this.clearBatch()
+      return first
+    }
+    if (first.length >= chunkSize) {
+      this.shift(more, 0, null)
+      this.batchLength -= first.length
+      return first
+    }
+    // Whole pieces up to the one that crosses chunkSize (or all of them).
+    let length = first.length
+    let taken = 0
+    while (length < chunkSize && taken < more.length) length += (more[taken++] as Buffer).length
+    const crossing = more[taken - 1] as Buffer
+    const size = length - chunkSize >= chunkSize ? chunkSize : length
+    const batch = Buffer.allocUnsafeSlow(size)
+    batch.set(first, 0)
+    let at = first.length
+    for (let i = 0; i < taken - 1; i++) {
+      const piece = more[i] as Buffer
+      batch.set(piece, at)
+      at += piece.length
+    }
+    if (size === length) {
+      batch.set(crossing, at)
+      this.shift(more, taken, null)
+    } else {
+      batch.set(crossing.subarray(0, size - at), at)
+      this.shift(more, taken, crossing.subarray(size - at))
+    }
+    this.batchLength -= size
+    return batch
+  }
+
+  /** Drops batchMore[0, count) and makes `rest` (or else the next piece) the first one. */
+  private shift(more: Buffer[], count: number, rest: Buffer | null): void {
+    if (rest === null) rest = count < more.length ? (more[count++] as Buffer) : null
+    if (count >= more.length) this.batchMore = null
+    else more.splice(0, count)
+    this.batchFirst = rest
   }
 
   /** Stops delivering the body: the message will be refused when its data ends. */

@@ -114,6 +114,38 @@ describe('line scanner', () => {
     }
   })
 
+  it('finds one trouble octet at any place in and around the 64-octet blocks it filters', () => {
+    // The module filters clean text 64 octets at a time and checks a block's first octet on its
+    // own (at the start, and after an exact pass over a flagged block): every offset from every
+    // start must still give the exact first position.
+    const scanner = lineScanner()
+    if (!scanner) throw new Error('no scanner')
+    const clean = Buffer.from('abcdefg\r\n'.repeat(40), 'latin1')
+    const troubles: Array<[string, (view: Buffer, at: number) => void]> = [
+      ['bare CR', (view, at) => void (view[at] = 0x0d)],
+      ['bare LF', (view, at) => void (view[at] = 0x0a)],
+      ['dot after LF', (view, at) => void (view[at - 1] === 0x0a && (view[at] = 0x2e))],
+      ['CR at the end', (view, at) => void (view[at] = 0x0d)],
+    ]
+    let checked = 0
+    for (const [name, make] of troubles) {
+      for (let at = 1; at < 200; at++) {
+        const view = Buffer.from(clean)
+        make(view, at)
+        const slice = name === 'CR at the end' ? view.subarray(0, at + 1) : view
+        for (const from of [0, 1, 7, 15, 16, 63, 64, 65, 127, 128, at, at + 1]) {
+          if (from > slice.length) continue
+          for (const dots of [false, true]) {
+            scanner.reset()
+            expect(scanner.find(slice, from, dots), `${name} at ${at} from ${from} dots ${dots}`).to.equal(expectedFind(slice, from, dots))
+            checked++
+          }
+        }
+      }
+    }
+    expect(checked).to.be.greaterThan(8000)
+  })
+
   it('does not read past the end of its view', () => {
     const scanner = lineScanner()
     if (!scanner) throw new Error('no scanner')

@@ -1,6 +1,7 @@
 import { expect } from 'chai'
 import { MessageBody } from '../lib/message-body.js'
 import { SmtpProtocol } from '../lib/index.js'
+import { Random, specSeed } from './helpers/random.js'
 
 describe('MessageBody', () => {
   const plan = { decoder: { lineEndings: 'reject', maxTextLineLength: 0, dotStuffed: true }, streaming: false, collect: true, headers: null } as const
@@ -51,5 +52,132 @@ describe('MessageBody', () => {
     expect(smtp.bufferedInput).to.equal(21)
     smtp.feed(Buffer.from('.\r\n'))
     expect(smtp.bufferedInput).to.equal(0)
+  })
+
+  describe('dataChunk batches', () => {
+    /**
+     * The batch lengths the rule gives for pieces of these lengths: a front piece of at least
+     * chunkSize alone; else whole pieces up to the one that reaches chunkSize, which is cut at
+     * chunkSize only when at least chunkSize of it is left; the rest (under chunkSize) last.
+     */
+    function expectedBatches(pieces: readonly number[], chunkSize: number): number[] {
+      const queue = [...pieces]
+      const batches: number[] = []
+      while (queue.length > 0) {
+        const first = queue.shift() as number
+        if (first >= chunkSize || queue.length === 0) {
+          batches.push(first)
+          continue
+        }
+        let length = first
+        while (length < chunkSize && queue.length > 0) length += queue.shift() as number
+        if (length - chunkSize >= chunkSize) {
+          queue.unshift(length - chunkSize)
+          length = chunkSize
+        }
+        batches.push(length)
+      }
+      // Everything pending at the end goes out as one last batch, however many pieces it has.
+      let lastFull = batches.length - 1
+      while (lastFull >= 0 && (batches[lastFull] as number) < chunkSize) lastFull--
+      const tail = batches.splice(lastFull + 1)
+      if (tail.length > 0) batches.push(tail.reduce((a, b) => a + b, 0))
+      return batches
+    }
+
+    function body(streaming = true): MessageBody {
+      return new MessageBody({ ...plan, streaming, collect: false })
+    }
+
+    it('sends a front piece of chunkSize or more alone, as the same memory', () => {
+      const b = body()
+      const long = Buffer.from('x'.repeat(120))
+      b.add(long)
+      b.add(Buffer.from('y'.repeat(30)))
+      const batch = b.takeBatch(100)
+      expect(batch.buffer).to.equal(long.buffer)
+      expect(batch.length).to.equal(120)
+      expect(b.batchLength).to.equal(30)
+      expect(b.takeBatch(100).toString()).to.equal('y'.repeat(30))
+      expect(b.batchLength).to.equal(0)
+    })
+
+    it('copies whole pieces up to chunkSize, and leaves the pieces after that for the next batch', () => {
+      const b = body()
+      for (const piece of ['a'.repeat(60), 'b'.repeat(30), 'c'.repeat(20), 'd'.repeat(50), 'e'.repeat(40), 'f'.repeat(10)]) b.add(Buffer.from(piece))
+      // 60 + 30 + 20: the third crosses 100 and is taken whole (its rest, 10, could not go alone).
+      expect(b.takeBatch(100).toString()).to.equal('a'.repeat(60) + 'b'.repeat(30) + 'c'.repeat(20))
+      expect(b.batchLength).to.equal(100)
+      expect(b.takeBatch(100).toString()).to.equal('d'.repeat(50) + 'e'.repeat(40) + 'f'.repeat(10))
+      expect(b.batchLength).to.equal(0)
+    })
+
+    it('cuts the crossing piece at chunkSize when its rest could go out alone, and sends that rest as a view', () => {
+      const b = body()
+      const long = Buffer.from('b'.repeat(250))
+      b.add(Buffer.from('a'.repeat(40)))
+      b.add(long)
+      const copied = b.takeBatch(100)
+      expect(copied.toString()).to.equal('a'.repeat(40) + 'b'.repeat(60))
+      const rest = b.takeBatch(100)
+      expect(rest.length).to.equal(190)
+      expect(rest.buffer).to.equal(long.buffer)
+      expect(rest.byteOffset).to.equal(long.byteOffset + 60)
+    })
+
+    it('matches the rule under random piece lengths, and the batches joined are the pieces joined', () => {
+      const seed = specSeed()
+      const random = new Random(seed)
+      for (let round = 0; round < 300; round++) {
+        const chunkSize = 1 + random.int(200)
+        const lengths = Array.from({ length: 1 + random.int(30) }, () => 1 + random.int(random.int(2) === 0 ? 50 : 500))
+        const bytes = Buffer.from(Array.from({ length: lengths.reduce((a, b) => a + b, 0) }, () => random.int(256)))
+        const b = body()
+        let at = 0
+        const batches: Buffer[] = []
+        // As the reader does: add pieces, take batches while chunkSize is pending, flush at the end.
+        for (const length of lengths) {
+          b.add(bytes.subarray(at, at + length))
+          at += length
+          while (b.batchLength >= chunkSize) batches.push(b.takeBatch(chunkSize))
+        }
+        if (b.batchLength > 0) batches.push(b.takeBatch(chunkSize))
+        const context = `seed ${seed} round ${round} chunkSize ${chunkSize} pieces ${lengths.join(',')}`
+        expect(batches.map((x) => x.length), context).to.deep.equal(expectedBatches(lengths, chunkSize))
+        expect(Buffer.concat(batches).equals(bytes), context).to.equal(true)
+        batches.slice(0, -1).forEach((x) => expect(x.length, context).to.be.at.least(chunkSize))
+      }
+    })
+
+    it('in a session, under random reads of DATA and of BDAT chunks: the rule per read, the exact message octets', () => {
+      const seed = specSeed()
+      const random = new Random(seed)
+      for (let round = 0; round < 60; round++) {
+        const chunkSize = 16 + random.int(400)
+        const bdat = random.int(2) === 0
+        // No dot lines: each read's octets are one piece (the last without the end marker).
+        const message = Buffer.from(Array.from({ length: 1 + random.int(60) }, (_, i) => `line ${i} ${'z'.repeat(random.int(120))}\r\n`).join(''))
+        const chunks: Buffer[] = []
+        const smtp = new SmtpProtocol({ domain: 'mx.test', collectBody: false, chunkSize, addReceivedHeader: false })
+        smtp.on('dataChunk', ({ chunk }) => void chunks.push(chunk))
+        smtp.open({ write: () => true, end: () => undefined })
+        smtp.feed(Buffer.from(`EHLO c.test\r\nMAIL FROM:<a@example.net>\r\nRCPT TO:<b@example.org>\r\n${bdat ? '' : 'DATA\r\n'}`))
+        const reads = random.split(message, 20)
+        const pieces = reads.map((r) => r.length)
+        if (bdat) {
+          // One BDAT per read: the command line in a read of its own, then the chunk.
+          reads.forEach((read, i) => {
+            smtp.feed(Buffer.from(`BDAT ${read.length}${i === reads.length - 1 ? ' LAST' : ''}\r\n`))
+            smtp.feed(read)
+          })
+        } else {
+          for (const read of reads) smtp.feed(read)
+          smtp.feed(Buffer.from('.\r\n'))
+        }
+        const context = `seed ${seed} round ${round} ${bdat ? 'BDAT' : 'DATA'} chunkSize ${chunkSize} reads ${pieces.join(',')}`
+        expect(chunks.map((c) => c.length), context).to.deep.equal(expectedBatches(pieces, chunkSize))
+        expect(Buffer.concat(chunks).equals(message), context).to.equal(true)
+      }
+    })
   })
 })

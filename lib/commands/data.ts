@@ -140,7 +140,7 @@ class BodyReader implements InputReader, PieceSink {
   /** Fires one `dataChunk` with the batch; false while its listeners are still deciding. */
   private fireChunk(): boolean {
     const { host, body, transaction } = this
-    const chunk = body.takeBatch()
+    const chunk = body.takeBatch(host.options.chunkSize)
     this.decided = false
     host.decide('dataChunk', { session: host.session.info, transaction, chunk }, this.settle)
     return this.decided
