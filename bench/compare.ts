@@ -39,8 +39,11 @@ export interface CompareSettings {
   readonly servers: readonly ServerName[]
   /** Case 1's loads, each with its size. */
   readonly loads: Partial<Record<SmallLoad, SmallLoadSettings>>
-  /** Messages each server gets from a load before it is measured (JIT warm-up), per load. */
-  readonly warmUp: Partial<Record<SmallLoad, number>>
+  /**
+   * Per load, the rounds of messages each server gets before it is measured (JIT warm-up): each
+   * round is a whole load, its sessions opened and ended.
+   */
+  readonly warmUp: Partial<Record<SmallLoad, readonly number[]>>
   /** Case 2: the large message's size in octets. */
   readonly largeSize: number
   /** Paths of Postfix's programs, or null when missing (their loads and server are skipped). */
@@ -53,7 +56,7 @@ interface Running {
   readonly name: ServerName
   readonly pid: number
   readonly port: number
-  /** Collects garbage before a measurement (Node servers; a no-op for smtp-sink). */
+  /** Collects garbage before a large-message measurement (Node servers; a no-op for smtp-sink). */
   gc(): Promise<void>
   /** Messages the server took so far. */
   messages(): Promise<number>
@@ -76,7 +79,7 @@ async function start(name: ServerName, settings: CompareSettings): Promise<Runni
     }
   }
   const kind: ServerKind = name
-  // --expose-gc, to collect before measuring.
+  // --expose-gc, to collect before measuring a large message (its RSS growth).
   const child = await spawnServer(CHILD, [kind], /listening on (\d+)/, ['--expose-gc'])
   return {
     name,
@@ -171,17 +174,19 @@ async function smallLoad(
   // smtp-sink only under smtp-source: our driver's pipelined load is the Node servers' case.
   const names = settings.servers.filter((name) => name !== 'smtp-sink' || load !== 'ours')
   const bodies = load === 'ours' ? Array.from({ length: 1000 }, (_, id) => makeMessage(id, shape.size)) : []
-  const warmUp = settings.warmUp[load] ?? 0
+  const warmUp = settings.warmUp[load] ?? []
   return withServers(names, settings, async (servers) => {
     for (const server of servers) {
-      if (warmUp === 0) break
-      const result = await drive(load, server, shape, warmUp, bodies, settings.smtpSource)
-      if (result.failure) progress(`warm-up ${LABELS[server.name]} (${load}): ${result.failure}`)
+      for (const round of warmUp) {
+        const result = await drive(load, server, shape, round, bodies, settings.smtpSource)
+        if (result.failure) progress(`warm-up ${LABELS[server.name]} (${load}): ${result.failure}`)
+      }
     }
     const runs = new Map<ServerName, SmallRun[]>(servers.map((server) => [server.name, []]))
     for (let run = 1; run <= settings.repeat; run++) {
       for (const server of servers) {
-        await server.gc()
+        // No forced GC here: a full GC with no session open drops the hot path's maps and feedback
+        // (5–7 deopts, ~100 recompiles in the next 10 000 messages), so the run would time the JIT.
         const countBefore = await server.messages()
         const cpuBefore = cpuTimeMs(server.pid)
         const result = await drive(load, server, shape, shape.messages, bodies, settings.smtpSource)
@@ -351,8 +356,12 @@ export async function main(argv: readonly string[]): Promise<number> {
     cases,
     servers,
     loads,
-    // Enough for V8 to optimise the hot paths; each load warms up with its own client.
-    warmUp: { ours: 20 * 50, 'source-keep': 2000, 'source-per-connection': 1000 },
+    // Enough for V8 to finish optimising the hot paths; each load warms up with its own client.
+    // Ours in two rounds: its sessions are long, and the first QUITs and EHLOs after thousands of
+    // messages deoptimise the hot path (--trace-deopt), which recompiles within the next round.
+    // After one round of 1000, --trace-opt showed ~60 compiles in the measured run; after one of
+    // 10 000, ~26; after 1000 then 10 000, one.
+    warmUp: { ours: [1000, 10_000], 'source-keep': [2000], 'source-per-connection': [1000] },
     largeSize: count('large-mib') * 1024 * 1024,
     smtpSource: findPostfixTool('smtp-source'),
     smtpSink: findPostfixTool('smtp-sink'),

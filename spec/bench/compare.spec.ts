@@ -57,7 +57,7 @@ describe('bench: compare', () => {
         cases: new Set(['small', 'large']),
         servers: ['raw', 'smtp-sink'],
         loads: { ...BASE.loads, ours: { messages: 20, sessions: 2, size: 1000 } },
-        warmUp: { ours: 4, 'source-keep': 4, 'source-per-connection': 2 },
+        warmUp: { ours: [2, 4], 'source-keep': [4], 'source-per-connection': [2] },
         smtpSource,
         smtpSink,
       },
