@@ -56,11 +56,19 @@ export function parseParams(text: string): RawParams | null {
   // The usual MAIL or RCPT line has none: one shared empty list, no split.
   if (text === '') return NO_PARAMS
   const out: Array<readonly [string, string | null]> = []
-  for (const word of text.split(' ')) {
-    if (word === '') continue // tolerate doubled spaces, as most servers do
-    const match = PARAM.exec(word)
-    if (!match) return null
-    out.push([(match[1] ?? '').toUpperCase(), match[2] ?? null])
+  // Words found with indexOf and checked with test(): no array from split, no match array per word.
+  let from = 0
+  while (from <= text.length) {
+    let to = text.indexOf(' ', from)
+    if (to < 0) to = text.length
+    if (to > from) {
+      const word = from === 0 && to === text.length ? text : text.slice(from, to)
+      if (!PARAM.test(word)) return null
+      // The keyword has no '=', so the first one ends it.
+      const eq = word.indexOf('=')
+      out.push(eq < 0 ? [word.toUpperCase(), null] : [word.slice(0, eq).toUpperCase(), word.slice(eq + 1)])
+    }
+    from = to + 1 // doubled spaces are tolerated, as most servers do
   }
   return out
 }
@@ -95,12 +103,30 @@ function parseBdat(rest: string): Command | Fault {
   return { verb: 'BDAT', size: Number(match[1]), last: match[2] !== undefined }
 }
 
+// The verbs of a message as clients send them, upper-case: matched in place, nothing copied.
+const COMMON_VERBS = ['MAIL', 'RCPT', 'DATA', 'RSET', 'QUIT', 'NOOP', 'EHLO', 'BDAT'] as const
+
+/** The verb of `line[0, end)` when it is a common one in upper case, else null. */
+function commonVerb(line: string, end: number): string | null {
+  if (end !== 4) return null
+  for (let i = 0; i < COMMON_VERBS.length; i++) {
+    const verb = COMMON_VERBS[i] as string
+    if (line.startsWith(verb)) return verb
+  }
+  return null
+}
+
+/** The verb of `line[0, space)` (the whole line when no space) upper-cased, or null when it is not one. */
+function slowVerb(line: string, space: number): string | null {
+  const word = space < 0 ? line : line.slice(0, space)
+  return VERB.test(word) ? word.toUpperCase() : null
+}
+
 /** Parses one command line. The line must not include its CRLF. */
 export function parseCommand(line: string): Command | Fault {
   const space = line.indexOf(' ')
-  const word = space < 0 ? line : line.slice(0, space)
-  if (!VERB.test(word)) return fault(null, 'unknownCommand')
-  const verb = word.toUpperCase()
+  const verb = commonVerb(line, space < 0 ? line.length : space) ?? slowVerb(line, space)
+  if (verb === null) return fault(null, 'unknownCommand')
   // The verb is letters and its separator a space: a control character can only be in the rest.
   if (CONTROL.test(line)) return fault(verb, 'syntaxError')
   // Trailing spaces are common ("RSET "); a leading one after the verb is the separator.
