@@ -55,7 +55,9 @@ function fault(verb: string | null, reply: ReplyKey): Fault {
 export function parseParams(text: string): RawParams | null {
   // The usual MAIL or RCPT line has none: one shared empty list, no split.
   if (text === '') return NO_PARAMS
-  const out: Array<readonly [string, string | null]> = []
+  // The usual line has one parameter (SIZE=): a one-slot list, not one grown by push() to 17 slots.
+  let first: readonly [string, string | null] | null = null
+  let out: Array<readonly [string, string | null]> | null = null
   // Words found with indexOf and checked with test(): no array from split, no match array per word.
   let from = 0
   while (from <= text.length) {
@@ -66,11 +68,13 @@ export function parseParams(text: string): RawParams | null {
       if (!PARAM.test(word)) return null
       // The keyword has no '=', so the first one ends it.
       const eq = word.indexOf('=')
-      out.push(eq < 0 ? [word.toUpperCase(), null] : [word.slice(0, eq).toUpperCase(), word.slice(eq + 1)])
+      const pair: readonly [string, string | null] = eq < 0 ? [word.toUpperCase(), null] : [word.slice(0, eq).toUpperCase(), word.slice(eq + 1)]
+      if (first === null) first = pair
+      else (out ??= [first]).push(pair)
     }
     from = to + 1 // doubled spaces are tolerated, as most servers do
   }
-  return out
+  return out ?? (first === null ? [] : [first])
 }
 
 /**
