@@ -203,7 +203,7 @@ class BodyReader implements InputReader, PieceSink {
     let more: Reply[] | null = null
     for (let i = 0; i < recipients; i++) {
       // RFC 2033 §4.2: under LMTP, one reply per accepted recipient, in RCPT order.
-      const outcome = combine(settled, i === 0 ? firstVerdict : (value) => verdictFor(value, i))
+      const outcome = combine(settled, i === 0 ? firstVerdict : verdictAt(i))
       if (outcome.kind === 'accept') delivered = true
       if (outcome.kind === 'fail') failed = true
       const reply = replyFor(outcome, REPLIES.messageAccepted, REPLIES.messageRejected)
@@ -223,6 +223,14 @@ class BodyReader implements InputReader, PieceSink {
 /** A `message` listener's verdict for recipient `i`: its own entry when it answered one per recipient. */
 function verdictFor(value: unknown, i: number): unknown {
   return Array.isArray(value) ? (value as unknown[])[i] : value
+}
+
+/**
+ * verdictFor(value, i) as a function. Made here, not by an arrow in the loop: a loop variable an
+ * arrow captures is given a context of its own on every turn, even when no arrow is made.
+ */
+function verdictAt(i: number): (value: unknown) => unknown {
+  return (value) => verdictFor(value, i)
 }
 
 /** verdictFor(value, 0), shared: the one recipient of most messages needs no closure. */
