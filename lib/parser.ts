@@ -30,7 +30,8 @@ export interface Fault {
 export type Verb = Command['verb']
 
 // RFC 5321 §4.1.2 esmtp-param; values may be UTF-8 when SMTPUTF8 is on (RFC 6531 §3.3).
-const PARAM = /^([A-Za-z0-9][A-Za-z0-9-]*)(?:=([\x21-\x3C\x3E-\x7E\u0080-\u{10FFFF}]+))?$/u
+// One parameter, sticky: tried at a word's start in the whole line, it must end at the word's end.
+const PARAM_AT = /([A-Za-z0-9][A-Za-z0-9-]*)(?:=([\x21-\x3C\x3E-\x7E\u0080-\u{10FFFF}]+))?/uy
 const CONTROL = /[\x00-\x08\x0A-\x1F\x7F]/
 const VERB = /^[A-Za-z]{1,16}$/
 
@@ -55,20 +56,29 @@ function fault(verb: string | null, reply: ReplyKey): Fault {
 export function parseParams(text: string): RawParams | null {
   // The usual MAIL or RCPT line has none: one shared empty list, no split.
   if (text === '') return NO_PARAMS
+  return paramsIn(text, 0, text.length)
+}
+
+/**
+ * parseParams() of `line[start, end)`, read in place: past `end` the line has only spaces or
+ * nothing. Words are found with indexOf and checked with the sticky PARAM_AT: no copy of the
+ * argument, no array from split, no match array, no copy of a word.
+ */
+function paramsIn(line: string, start: number, end: number): RawParams | null {
   // The usual line has one parameter (SIZE=): a one-slot list, not one grown by push() to 17 slots.
   let first: readonly [string, string | null] | null = null
   let out: Array<readonly [string, string | null]> | null = null
-  // Words found with indexOf and checked with test(): no array from split, no match array per word.
-  let from = 0
-  while (from <= text.length) {
-    let to = text.indexOf(' ', from)
-    if (to < 0) to = text.length
+  let from = start
+  while (from <= end) {
+    let to = line.indexOf(' ', from)
+    if (to < 0 || to > end) to = end
     if (to > from) {
-      const word = from === 0 && to === text.length ? text : text.slice(from, to)
-      if (!PARAM.test(word)) return null
+      // The greedy match of a word that is one parameter ends at the word's end; of any other, before.
+      PARAM_AT.lastIndex = from
+      if (!PARAM_AT.test(line) || PARAM_AT.lastIndex !== to) return null
       // The keyword has no '=', so the first one ends it.
-      const eq = word.indexOf('=')
-      const pair: readonly [string, string | null] = eq < 0 ? [word.toUpperCase(), null] : [word.slice(0, eq).toUpperCase(), word.slice(eq + 1)]
+      const eq = line.indexOf('=', from)
+      const pair: readonly [string, string | null] = eq < 0 || eq > to ? [line.slice(from, to).toUpperCase(), null] : [line.slice(from, eq).toUpperCase(), line.slice(eq + 1, to)]
       if (first === null) first = pair
       else (out ??= [first]).push(pair)
     }
@@ -92,9 +102,8 @@ function parseEnvelope(verb: 'MAIL' | 'RCPT', line: string, start: number, end: 
   const syntaxFault = verb === 'MAIL' ? 'badSenderSyntax' : 'badRecipientSyntax'
   const path = at < end ? parsePath(line, at, verb === 'MAIL', verb === 'RCPT') : NO_PATH
   if (!path.ok) return fault(verb, path.reason === 'null-path' ? 'nullRecipient' : syntaxFault)
-  const tail = path.end >= end ? '' : line.slice(path.end, end)
-  if (tail !== '' && tail[0] !== ' ') return fault(verb, syntaxFault)
-  const params = parseParams(tail)
+  if (path.end < end && line[path.end] !== ' ') return fault(verb, syntaxFault)
+  const params = path.end >= end ? NO_PARAMS : paramsIn(line, path.end, end)
   if (!params) return fault(verb, 'syntaxError')
   if (verb === 'MAIL') return { verb, from: path.mailbox, params }
   // parsePath only yields null when allowNull is true, which it is not for RCPT.
