@@ -54,8 +54,12 @@ export class MessageBody {
     if (this.headers?.take(piece)) this.headersReady = true
     if (this.streaming) {
       if (this.batchFirst === null) this.batchFirst = piece
-      else if (this.batchMore === null) this.batchMore = [piece]
-      else this.batchMore.push(piece)
+      else if (this.batchMore === null) {
+        // new Array() starts with room for four (V8); [piece] has room for one, then grows to 17 at
+        // the next push (a 4 KiB message with a few dot lines is five or so pieces).
+        this.batchMore = new Array<Buffer>()
+        this.batchMore.push(piece)
+      } else this.batchMore.push(piece)
       this.batchLength += piece.length
     }
     if (this.collected) {

@@ -60,6 +60,9 @@ export interface ParamExtensions {
 /** A typed result, or the catalogue reply that refuses the parameters. */
 export type ParamResult<T> = { readonly ok: true; readonly params: T } | { readonly ok: false; readonly reply: ReplyKey }
 
+// Hoisted: a regular expression literal is a new object each time it is evaluated (every SIZE=).
+const SIZE_VALUE = /^\d{1,15}$/
+
 const refuse = (reply: ReplyKey): { ok: false; reply: ReplyKey } => ({ ok: false, reply })
 
 function hasDuplicate(raw: RawParams): boolean {
@@ -88,7 +91,7 @@ export function parseMailParams(raw: RawParams, ext: ParamExtensions): ParamResu
     switch (key) {
       case 'SIZE':
         if (!ext.size) return refuse('unknownParameter')
-        if (value === null || !/^\d{1,15}$/.test(value)) return refuse('badParameterValue')
+        if (value === null || !SIZE_VALUE.test(value)) return refuse('badParameterValue')
         size = Number(value)
         break
       case 'BODY': {

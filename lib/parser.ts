@@ -30,7 +30,8 @@ export interface Fault {
 export type Verb = Command['verb']
 
 // RFC 5321 §4.1.2 esmtp-param; values may be UTF-8 when SMTPUTF8 is on (RFC 6531 §3.3).
-const PARAM = /^([A-Za-z0-9][A-Za-z0-9-]*)(?:=([\x21-\x3C\x3E-\x7E\u0080-\u{10FFFF}]+))?$/u
+// One parameter, sticky: tried at a word's start in the whole line, it must end at the word's end.
+const PARAM_AT = /([A-Za-z0-9][A-Za-z0-9-]*)(?:=([\x21-\x3C\x3E-\x7E\u0080-\u{10FFFF}]+))?/uy
 const CONTROL = /[\x00-\x08\x0A-\x1F\x7F]/
 const VERB = /^[A-Za-z]{1,16}$/
 
@@ -55,14 +56,35 @@ function fault(verb: string | null, reply: ReplyKey): Fault {
 export function parseParams(text: string): RawParams | null {
   // The usual MAIL or RCPT line has none: one shared empty list, no split.
   if (text === '') return NO_PARAMS
-  const out: Array<readonly [string, string | null]> = []
-  for (const word of text.split(' ')) {
-    if (word === '') continue // tolerate doubled spaces, as most servers do
-    const match = PARAM.exec(word)
-    if (!match) return null
-    out.push([(match[1] ?? '').toUpperCase(), match[2] ?? null])
+  return paramsIn(text, 0, text.length)
+}
+
+/**
+ * parseParams() of `line[start, end)`, read in place: past `end` the line has only spaces or
+ * nothing. Words are found with indexOf and checked with the sticky PARAM_AT: no copy of the
+ * argument, no array from split, no match array, no copy of a word.
+ */
+function paramsIn(line: string, start: number, end: number): RawParams | null {
+  // The usual line has one parameter (SIZE=): a one-slot list, not one grown by push() to 17 slots.
+  let first: readonly [string, string | null] | null = null
+  let out: Array<readonly [string, string | null]> | null = null
+  let from = start
+  while (from <= end) {
+    let to = line.indexOf(' ', from)
+    if (to < 0 || to > end) to = end
+    if (to > from) {
+      // The greedy match of a word that is one parameter ends at the word's end; of any other, before.
+      PARAM_AT.lastIndex = from
+      if (!PARAM_AT.test(line) || PARAM_AT.lastIndex !== to) return null
+      // The keyword has no '=', so the first one ends it.
+      const eq = line.indexOf('=', from)
+      const pair: readonly [string, string | null] = eq < 0 || eq > to ? [line.slice(from, to).toUpperCase(), null] : [line.slice(from, eq).toUpperCase(), line.slice(eq + 1, to)]
+      if (first === null) first = pair
+      else (out ??= [first]).push(pair)
+    }
+    from = to + 1 // doubled spaces are tolerated, as most servers do
   }
-  return out
+  return out ?? (first === null ? [] : [first])
 }
 
 /**
@@ -80,9 +102,8 @@ function parseEnvelope(verb: 'MAIL' | 'RCPT', line: string, start: number, end: 
   const syntaxFault = verb === 'MAIL' ? 'badSenderSyntax' : 'badRecipientSyntax'
   const path = at < end ? parsePath(line, at, verb === 'MAIL', verb === 'RCPT') : NO_PATH
   if (!path.ok) return fault(verb, path.reason === 'null-path' ? 'nullRecipient' : syntaxFault)
-  const tail = path.end >= end ? '' : line.slice(path.end, end)
-  if (tail !== '' && tail[0] !== ' ') return fault(verb, syntaxFault)
-  const params = parseParams(tail)
+  if (path.end < end && line[path.end] !== ' ') return fault(verb, syntaxFault)
+  const params = path.end >= end ? NO_PARAMS : paramsIn(line, path.end, end)
   if (!params) return fault(verb, 'syntaxError')
   if (verb === 'MAIL') return { verb, from: path.mailbox, params }
   // parsePath only yields null when allowNull is true, which it is not for RCPT.
@@ -95,12 +116,30 @@ function parseBdat(rest: string): Command | Fault {
   return { verb: 'BDAT', size: Number(match[1]), last: match[2] !== undefined }
 }
 
+// The verbs of a message as clients send them, upper-case: matched in place, nothing copied.
+const COMMON_VERBS = ['MAIL', 'RCPT', 'DATA', 'RSET', 'QUIT', 'NOOP', 'EHLO', 'BDAT'] as const
+
+/** The verb of `line[0, end)` when it is a common one in upper case, else null. */
+function commonVerb(line: string, end: number): string | null {
+  if (end !== 4) return null
+  for (let i = 0; i < COMMON_VERBS.length; i++) {
+    const verb = COMMON_VERBS[i] as string
+    if (line.startsWith(verb)) return verb
+  }
+  return null
+}
+
+/** The verb of `line[0, space)` (the whole line when no space) upper-cased, or null when it is not one. */
+function slowVerb(line: string, space: number): string | null {
+  const word = space < 0 ? line : line.slice(0, space)
+  return VERB.test(word) ? word.toUpperCase() : null
+}
+
 /** Parses one command line. The line must not include its CRLF. */
 export function parseCommand(line: string): Command | Fault {
   const space = line.indexOf(' ')
-  const word = space < 0 ? line : line.slice(0, space)
-  if (!VERB.test(word)) return fault(null, 'unknownCommand')
-  const verb = word.toUpperCase()
+  const verb = commonVerb(line, space < 0 ? line.length : space) ?? slowVerb(line, space)
+  if (verb === null) return fault(null, 'unknownCommand')
   // The verb is letters and its separator a space: a control character can only be in the rest.
   if (CONTROL.test(line)) return fault(verb, 'syntaxError')
   // Trailing spaces are common ("RSET "); a leading one after the verb is the separator.

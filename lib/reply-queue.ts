@@ -9,16 +9,22 @@ const FLUSH_AT = 16 * 1024
 
 /** Reply bytes in command order, written as one batch per read of client input. */
 export class ReplyQueue {
-  // The usual batch is one reply (one command per read): it waits here, with no array.
+  // The usual batch is one reply (one command per read): it waits here, with no array. A
+  // pipelined MAIL, RCPT, DATA batch waits in three fields and leaves in a list of exactly three:
+  // a list grown by push() past two takes 19 slots.
   private first: Buffer | null = null
-  /** The whole batch once it has two replies or more (commands were pipelined). */
+  private second: Buffer | null = null
+  private third: Buffer | null = null
+  /** The whole batch once it has four replies or more. */
   private many: Buffer[] | null = null
   private octets = 0
 
   /** Queues one formatted reply; true when the batch is large enough to be written now. */
   push(bytes: Buffer): boolean {
     if (this.first === null) this.first = bytes
-    else if (this.many === null) this.many = [this.first, bytes]
+    else if (this.second === null) this.second = bytes
+    else if (this.third === null) this.third = bytes
+    else if (this.many === null) this.many = [this.first, this.second, this.third, bytes]
     else this.many.push(bytes)
     this.octets += bytes.length
     return this.octets >= FLUSH_AT
@@ -31,9 +37,13 @@ export class ReplyQueue {
   flush(transport: SmtpTransport | null): number {
     const first = this.first
     if (first === null) return 0
-    const many = this.many
+    const second = this.second
+    const third = this.third
+    const many = this.many ?? (second === null ? null : third === null ? [first, second] : [first, second, third])
     const length = this.octets
     this.first = null
+    this.second = null
+    this.third = null
     this.many = null
     this.octets = 0
     if (!transport) return 0

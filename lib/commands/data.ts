@@ -55,6 +55,10 @@ class BodyReader implements InputReader, PieceSink {
   private readonly chunkOctets: number
   /** Set when the decision on `headers` or a `dataChunk` settled; read just after asking. */
   private decided = false
+  /** The `message` decision was asked for: `settle` takes its answer. */
+  private finishing = false
+  /** Replies the message gets (one per recipient under LMTP), counted when it was asked for. */
+  private recipients = 1
 
   constructor(
     private readonly host: Host,
@@ -151,6 +155,8 @@ class BodyReader implements InputReader, PieceSink {
    * chunk): a refusal stops the body. Only one decision is pending at a time, and input waits for it.
    */
   private readonly settle = (settled: readonly Settled[]): void => {
+    // The `message` decision comes back here too: no closure per message.
+    if (this.finishing) return this.messageDecided(settled)
     this.decided = true
     const outcome = combine(settled)
     if (outcome.kind === 'accept' || this.body.refusal) return
@@ -180,36 +186,51 @@ class BodyReader implements InputReader, PieceSink {
     const messageBody = body.collected ? Buffer.concat(body.collected) : null
     // Not collected: the shared thrower, not a closure per message.
     const requireBody = messageBody ? (): Buffer => messageBody : notCollected
-    host.decide('message', { session: host.session.info, transaction, body: messageBody, requireBody }, (settled) => {
-      body.answered = true
-      let delivered = false
-      let failed = false
-      // The first reply alone (one recipient, or SMTP); a list only for LMTP's further ones.
-      let first: Reply | null = null
-      let more: Reply[] | null = null
-      for (let i = 0; i < recipients; i++) {
-        // RFC 2033 §4.2: under LMTP, one reply per accepted recipient, in RCPT order.
-        const outcome = combine(settled, i === 0 ? firstVerdict : (value) => verdictFor(value, i))
-        if (outcome.kind === 'accept') delivered = true
-        if (outcome.kind === 'fail') failed = true
-        const reply = replyFor(outcome, REPLIES.messageAccepted, REPLIES.messageRejected)
-        if (first === null) first = reply
-        else (more ??= []).push(reply)
-      }
-      // Published before the replies go out: a 421 among them closes the session at once.
-      publishMessage(host.session.info, transaction, delivered ? 'accepted' : failed ? 'failed' : 'refused', first?.code ?? null)
-      if (first) host.send(first)
-      if (more) for (const reply of more) host.send(reply)
-      if (delivered) host.session.delivered()
-      if (isLogging(host.log)) host.log.info(`message ${transaction.id} ${delivered ? 'accepted' : 'refused'}: ${transaction.size} octets from <${transaction.from?.address ?? ''}> to ${transaction.to.length} recipient(s)`)
-      host.session.endTransaction(delivered ? 'delivered' : 'rejected')
-    })
+    this.finishing = true
+    this.recipients = recipients
+    host.decide('message', { session: host.session.info, transaction, body: messageBody, requireBody }, this.settle)
+  }
+
+  /** The `message` listeners settled: one reply (per recipient under LMTP), then the transaction ends. */
+  private messageDecided(settled: readonly Settled[]): void {
+    const { host, body, transaction } = this
+    const recipients = this.recipients
+    body.answered = true
+    let delivered = false
+    let failed = false
+    // The first reply alone (one recipient, or SMTP); a list only for LMTP's further ones.
+    let first: Reply | null = null
+    let more: Reply[] | null = null
+    for (let i = 0; i < recipients; i++) {
+      // RFC 2033 §4.2: under LMTP, one reply per accepted recipient, in RCPT order.
+      const outcome = combine(settled, i === 0 ? firstVerdict : verdictAt(i))
+      if (outcome.kind === 'accept') delivered = true
+      if (outcome.kind === 'fail') failed = true
+      const reply = replyFor(outcome, REPLIES.messageAccepted, REPLIES.messageRejected)
+      if (first === null) first = reply
+      else (more ??= []).push(reply)
+    }
+    // Published before the replies go out: a 421 among them closes the session at once.
+    publishMessage(host.session.info, transaction, delivered ? 'accepted' : failed ? 'failed' : 'refused', first?.code ?? null)
+    if (first) host.send(first)
+    if (more) for (const reply of more) host.send(reply)
+    if (delivered) host.session.delivered()
+    if (isLogging(host.log)) host.log.info(`message ${transaction.id} ${delivered ? 'accepted' : 'refused'}: ${transaction.size} octets from <${transaction.from?.address ?? ''}> to ${transaction.to.length} recipient(s)`)
+    host.session.endTransaction(delivered ? 'delivered' : 'rejected')
   }
 }
 
 /** A `message` listener's verdict for recipient `i`: its own entry when it answered one per recipient. */
 function verdictFor(value: unknown, i: number): unknown {
   return Array.isArray(value) ? (value as unknown[])[i] : value
+}
+
+/**
+ * verdictFor(value, i) as a function. Made here, not by an arrow in the loop: a loop variable an
+ * arrow captures is given a context of its own on every turn, even when no arrow is made.
+ */
+function verdictAt(i: number): (value: unknown) => unknown {
+  return (value) => verdictFor(value, i)
 }
 
 /** verdictFor(value, 0), shared: the one recipient of most messages needs no closure. */
