@@ -219,11 +219,7 @@ export class SmtpServer extends EventEmitter<SmtpServerEvents> {
     // session starts now (no async step per connection).
     if (listener.proxyProtocol || listener.secure || this.lookup) return void this.prepare(socket, listener, options, facts, slot, connection)
     try {
-      if (this.closing) {
-        slot.release()
-        return this.refuse(socket, socket, true, facts, REPLIES.shuttingDown, connection)
-      }
-      this.startSession(socket, socket, facts, options, slot, connection)
+      this.begin(socket, socket, facts, options, slot, connection)
     } catch (error) {
       this.dropped(socket, facts, error)
     }
@@ -260,11 +256,7 @@ export class SmtpServer extends EventEmitter<SmtpServerEvents> {
         facts.tls = secure.tls
       }
       if (this.lookup && facts.remoteAddress) facts.clientHostname = await this.lookup(facts.remoteAddress)
-      if (this.closing) {
-        slot.release()
-        return this.refuse(stream, socket, true, facts, REPLIES.shuttingDown, connection)
-      }
-      this.startSession(stream, socket, facts, options, slot, connection)
+      this.begin(stream, socket, facts, options, slot, connection)
     } catch (error) {
       this.dropped(socket, facts, error)
     }
@@ -315,6 +307,15 @@ export class SmtpServer extends EventEmitter<SmtpServerEvents> {
       this.log.info(`cutting off ${socket.remoteAddress ?? 'unknown'}: still open ${this.server.lingerTimeout} ms after the server ended it`)
       socket.destroy()
     }, this.server.lingerTimeout).unref()
+  }
+
+  /** The connection is ready for SMTP (sync or after prepare()): a 421 if the server is closing, else its session. */
+  private begin(stream: Duplex, socket: net.Socket, facts: SessionFacts, options: ResolvedOptions, slot: ConnectionSlot, connection: Connection): void {
+    if (this.closing) {
+      slot.release()
+      return this.refuse(stream, socket, true, facts, REPLIES.shuttingDown, connection)
+    }
+    this.startSession(stream, socket, facts, options, slot, connection)
   }
 
   private startSession(stream: Duplex, socket: net.Socket, facts: SessionFacts, options: ResolvedOptions, slot: ConnectionSlot, connection: Connection): void {
