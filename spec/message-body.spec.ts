@@ -1,7 +1,17 @@
 import { expect } from 'chai'
 import { MessageBody } from '../lib/message-body.js'
-import { SmtpProtocol } from '../lib/index.js'
+import { SmtpProtocol, type SmtpOptions } from '../lib/index.js'
 import { Random, specSeed } from './helpers/random.js'
+
+/** An in-memory session past RCPT (and DATA unless `data` is false), its dataChunk batches in `chunks`. */
+function dataSession(options: Partial<SmtpOptions> = {}, data = true): { smtp: SmtpProtocol; chunks: Buffer[] } {
+  const chunks: Buffer[] = []
+  const smtp = new SmtpProtocol({ domain: 'mx.test', collectBody: false, ...options })
+  smtp.on('dataChunk', ({ chunk }) => void chunks.push(chunk))
+  smtp.open({ write: () => true, end: () => undefined })
+  smtp.feed(Buffer.from(`EHLO c.test\r\nMAIL FROM:<a@example.net>\r\nRCPT TO:<b@example.org>\r\n${data ? 'DATA\r\n' : ''}`))
+  return { smtp, chunks }
+}
 
 describe('MessageBody', () => {
   const plan = { decoder: { lineEndings: 'reject', maxTextLineLength: 0, dotStuffed: true }, streaming: false, collect: true, headers: null } as const
@@ -16,11 +26,7 @@ describe('MessageBody', () => {
   })
 
   it('hands a small message that came in one read to dataChunk as a view of that read, not a copy', () => {
-    const chunks: Buffer[] = []
-    const smtp = new SmtpProtocol({ domain: 'mx.test', collectBody: false })
-    smtp.on('dataChunk', ({ chunk }) => void chunks.push(chunk))
-    smtp.open({ write: () => true, end: () => undefined })
-    smtp.feed(Buffer.from('EHLO c.test\r\nMAIL FROM:<a@example.net>\r\nRCPT TO:<b@example.org>\r\nDATA\r\n'))
+    const { smtp, chunks } = dataSession()
     const read = Buffer.from('Subject: a\r\n\r\n' + 'La de da\r\n'.repeat(400) + '.\r\n')
     smtp.feed(read)
     expect(chunks).to.have.length(1)
@@ -31,11 +37,7 @@ describe('MessageBody', () => {
   })
 
   it('copies a message that came in several reads into one Buffer of exactly its octets', () => {
-    const chunks: Buffer[] = []
-    const smtp = new SmtpProtocol({ domain: 'mx.test', collectBody: false })
-    smtp.on('dataChunk', ({ chunk }) => void chunks.push(chunk))
-    smtp.open({ write: () => true, end: () => undefined })
-    smtp.feed(Buffer.from('EHLO c.test\r\nMAIL FROM:<a@example.net>\r\nRCPT TO:<b@example.org>\r\nDATA\r\n'))
+    const { smtp, chunks } = dataSession()
     const text = 'Subject: a\r\n\r\n' + 'La de da\r\n'.repeat(400)
     smtp.feed(Buffer.from(text.slice(0, 2000)))
     smtp.feed(Buffer.from(text.slice(2000) + '.\r\n'))
@@ -157,11 +159,7 @@ describe('MessageBody', () => {
         const bdat = random.int(2) === 0
         // No dot lines: each read's octets are one piece (the last without the end marker).
         const message = Buffer.from(Array.from({ length: 1 + random.int(60) }, (_, i) => `line ${i} ${'z'.repeat(random.int(120))}\r\n`).join(''))
-        const chunks: Buffer[] = []
-        const smtp = new SmtpProtocol({ domain: 'mx.test', collectBody: false, chunkSize, addReceivedHeader: false })
-        smtp.on('dataChunk', ({ chunk }) => void chunks.push(chunk))
-        smtp.open({ write: () => true, end: () => undefined })
-        smtp.feed(Buffer.from(`EHLO c.test\r\nMAIL FROM:<a@example.net>\r\nRCPT TO:<b@example.org>\r\n${bdat ? '' : 'DATA\r\n'}`))
+        const { smtp, chunks } = dataSession({ chunkSize, addReceivedHeader: false }, !bdat)
         const reads = random.split(message, 20)
         const pieces = reads.map((r) => r.length)
         if (bdat) {
