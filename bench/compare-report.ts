@@ -64,6 +64,8 @@ export interface LargeResult {
   readonly rssGrowth: number
   /** CPU time the server process used for the message, in ms (all its threads). */
   readonly serverCpuMs: number
+  /** Minor page faults the server process took for the message (median). */
+  readonly minorFaults: number
   /** Replies of runs whose message did not get a 2xx. */
   readonly failures: readonly string[]
 }
@@ -79,6 +81,8 @@ export interface SmallLoadSettings {
 export interface CompareResult {
   readonly machine: string
   readonly repeat: number
+  /** How glibc's malloc was set for the servers (compare.ts CompareSettings.malloc). */
+  readonly malloc: 'pinned' | 'default'
   readonly loads: Partial<Record<SmallLoad, SmallLoadSettings>>
   readonly largeSize: number
   /** Lines to print before the tables: skipped programs, say. */
@@ -289,11 +293,12 @@ export function formatLarge(result: CompareResult): string[] {
       fixed(r.serverCpuMs),
       fixed(cpuMsPerGiB(r.serverCpuMs, result.largeSize)),
       ok ? times(quotient(r.serverCpuMs, raw?.serverCpuMs)) : 'n/a',
+      fixed(r.minorFaults / (result.largeSize / 1024 / 1024)),
       mib(r.rssGrowth),
       failureCell(r.failures),
     ]
   })
-  const header = ['server', 'mode', 'MB/s', '(range)', 'MB/s ÷ raw', 'CPU ms', 'CPU ms/GiB', 'CPU ÷ raw', 'peak RSS growth MiB', '']
+  const header = ['server', 'mode', 'MB/s', '(range)', 'MB/s ÷ raw', 'CPU ms', 'CPU ms/GiB', 'CPU ÷ raw', 'faults/MiB', 'peak RSS growth MiB', '']
   return [
     `case 2: one message of ${mib(result.largeSize)} MiB, our client (pipelined, DATA or one BDAT LAST chunk)`,
     ...table(header, cells).map((line) => `  ${line}`),
@@ -306,7 +311,10 @@ export function formatCompare(result: CompareResult): string {
   const out = [
     `machine: ${result.machine}`,
     `median of ${result.repeat} runs, interleaved across servers; each server in its own process, warmed up with the same client first;`,
-    'server CPU = utime+stime of the server process, all threads (GC helpers included), from /proc',
+    'server CPU = time on a CPU of every thread of the server process (GC helpers included), from /proc (schedstat, ns)',
+    result.malloc === 'pinned'
+      ? 'glibc malloc pinned for every server (GLIBC_TUNABLES trim and mmap thresholds): page faults do not decide CPU'
+      : "glibc malloc as it comes: heap trims make page faults, and CPU, vary run to run (--malloc pinned holds them)",
     ...result.notes,
   ]
   const loads = (['ours', 'source-keep', 'source-per-connection'] as const).filter((load) =>

@@ -21,7 +21,7 @@ import {
 } from './compare-report.js'
 import { makeMessage } from './messages.js'
 import { findPostfixTool, POSTFIX_INSTALL, runSmtpSource, startSmtpSink } from './postfix.js'
-import { cpuTimeMs, machine, memoryStatus, mib, resetPeak, sampleRss, spawnServer } from './proc.js'
+import { cpuMeter, machine, memoryStatus, mib, minorFaults, pinnedMallocEnv, resetPeak, sampleRss, spawnServer } from './proc.js'
 import { SERVER_KINDS, type ServerKind } from './server-child.js'
 import { runLoad, runSession } from './smtp-client.js'
 
@@ -49,6 +49,11 @@ export interface CompareSettings {
   /** Paths of Postfix's programs, or null when missing (their loads and server are skipped). */
   readonly smtpSource: string | null
   readonly smtpSink: string | null
+  /**
+   * 'pinned': every server process runs with glibc's heap trim and mmap threshold held still
+   * (proc.ts PINNED_MALLOC), so page-fault luck does not decide its CPU; 'default': as glibc comes.
+   */
+  readonly malloc: 'pinned' | 'default'
 }
 
 /** A server under test, whatever runs it. */
@@ -65,9 +70,10 @@ interface Running {
 }
 
 async function start(name: ServerName, settings: CompareSettings): Promise<Running> {
+  const env = settings.malloc === 'pinned' ? pinnedMallocEnv() : process.env
   if (name === 'smtp-sink') {
     if (!settings.smtpSink) throw new Error('smtp-sink is not installed')
-    const sink = await startSmtpSink(settings.smtpSink)
+    const sink = await startSmtpSink(settings.smtpSink, env)
     return {
       name,
       pid: sink.pid,
@@ -80,7 +86,7 @@ async function start(name: ServerName, settings: CompareSettings): Promise<Runni
   }
   const kind: ServerKind = name
   // --expose-gc, to collect before measuring a large message (its RSS growth).
-  const child = await spawnServer(CHILD, [kind], /listening on (\d+)/, ['--expose-gc'])
+  const child = await spawnServer(CHILD, [kind], /listening on (\d+)/, ['--expose-gc'], env)
   return {
     name,
     pid: child.pid,
@@ -188,9 +194,9 @@ async function smallLoad(
         // No forced GC here: a full GC with no session open drops the hot path's maps and feedback
         // (5–7 deopts, ~100 recompiles in the next 10 000 messages), so the run would time the JIT.
         const countBefore = await server.messages()
-        const cpuBefore = cpuTimeMs(server.pid)
+        const cpu = cpuMeter(server.pid)
         const result = await drive(load, server, shape, shape.messages, bodies, settings.smtpSource)
-        const serverCpuUs = ((cpuTimeMs(server.pid) - cpuBefore) * 1000) / result.sent
+        const serverCpuUs = (cpu() * 1000) / result.sent
         const failure = await counted(server, countBefore, result.sent, result.failure)
         runs.get(server.name)?.push({ ...result, serverCpuUs, failure })
         const shown = failure ? `FAILED: ${failure}` : `${result.messagesPerSecond.toFixed(0)} messages/s, ${serverCpuUs.toFixed(0)} µs CPU/msg`
@@ -219,11 +225,13 @@ async function largeRun(server: Running, bdat: boolean, message: Buffer) {
   // VmHWM from here on, if the kernel lets us reset it; the samples cover the case where it does not.
   const reset = resetPeak(server.pid)
   const before = memoryStatus(server.pid).rss
-  const cpuBefore = cpuTimeMs(server.pid)
+  const faultsBefore = minorFaults(server.pid)
+  const cpu = cpuMeter(server.pid)
   const sampler = sampleRss(server.pid, 20)
   const { results, error } = await runSession({ host: '127.0.0.1', port: server.port, messages: [message], bdat })
   const sampled = sampler.stop()
-  const serverCpuMs = cpuTimeMs(server.pid) - cpuBefore
+  const serverCpuMs = cpu()
+  const faults = minorFaults(server.pid) - faultsBefore
   const peak = reset ? Math.max(memoryStatus(server.pid).peak, sampled) : sampled
   const result = results[0]
   return {
@@ -232,6 +240,7 @@ async function largeRun(server: Running, bdat: boolean, message: Buffer) {
     bytesPerSecond: result ? message.length / (result.latencyMs / 1000) : 0,
     rssGrowth: peak - before,
     serverCpuMs,
+    minorFaults: faults,
   }
 }
 
@@ -258,7 +267,10 @@ async function largeCase(settings: CompareSettings, progress: (line: string) => 
           const key = `${server.name} ${mode}`
           runs.set(key, [...(runs.get(key) ?? []), result])
           const shown = result.ok ? `${(result.bytesPerSecond / 1e6).toFixed(0)} MB/s` : `failed: ${result.reply}`
-          progress(`case 2 ${LABELS[server.name].padEnd(13)} ${mode} run ${run}: ${shown}, ${result.serverCpuMs.toFixed(0)} ms CPU, RSS +${mib(result.rssGrowth)} MiB`)
+          progress(
+            `case 2 ${LABELS[server.name].padEnd(13)} ${mode} run ${run}: ${shown}, ${result.serverCpuMs.toFixed(0)} ms CPU, ` +
+              `${result.minorFaults} minor faults, RSS +${mib(result.rssGrowth)} MiB`,
+          )
         }
       }
     }
@@ -271,6 +283,7 @@ async function largeCase(settings: CompareSettings, progress: (line: string) => 
           bytesPerSecond: spread(mine.filter((r) => r.ok).map((r) => r.bytesPerSecond)),
           rssGrowth: median(mine.map((r) => r.rssGrowth)),
           serverCpuMs: median(mine.map((r) => r.serverCpuMs)),
+          minorFaults: median(mine.map((r) => r.minorFaults)),
           failures: mine.filter((r) => !r.ok).map((r) => r.reply),
         }
       }),
@@ -297,14 +310,14 @@ export async function runCompare(settings: CompareSettings, progress: (line: str
   const small: SmallResult[] = []
   for (const load of ALL_LOADS) small.push(...(await smallLoad(load, effective, progress)))
   const large = settings.cases.has('large') ? await largeCase(effective, progress) : []
-  return { machine: machine(), repeat: settings.repeat, loads, largeSize: settings.largeSize, notes, small, large }
+  return { machine: machine(), repeat: settings.repeat, malloc: settings.malloc, loads, largeSize: settings.largeSize, notes, small, large }
 }
 
 /**
  * The command line: `[--repeat 3] [--case small|large]… [--client ours|smtp-source]…
  * [--server smtpwire|smtp-server|raw|smtp-sink]… [--messages 10000] [--sessions 20] [--size 4096]
  * [--source-messages 20000] [--source-sessions 50] [--source-connection-messages 5000]
- * [--source-mode keep|per-connection]… [--large-mib 256]`. Exported so another script can run it;
+ * [--source-mode keep|per-connection]… [--large-mib 256] [--malloc pinned|default]`. Exported so another script can run it;
  * resolves with the exit code (1 when any run failed).
  */
 export async function main(argv: readonly string[]): Promise<number> {
@@ -323,6 +336,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       'source-connection-messages': { type: 'string', default: '5000' },
       'source-mode': { type: 'string', multiple: true },
       'large-mib': { type: 'string', default: '256' },
+      malloc: { type: 'string', default: 'pinned' },
     },
     strict: true,
   })
@@ -342,6 +356,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   const clients = new Set(oneOf('client', values.client, ['ours', 'smtp-source'] as const))
   const modes = new Set(oneOf('source-mode', values['source-mode'], ['keep', 'per-connection'] as const))
   const servers = oneOf('server', values.server, ALL_SERVERS)
+  const [malloc = 'pinned'] = oneOf('malloc', [values.malloc], ['pinned', 'default'] as const)
   const size = count('size')
   const loads: Partial<Record<SmallLoad, SmallLoadSettings>> = {}
   if (clients.has('ours')) loads.ours = { messages: count('messages'), sessions: count('sessions'), size }
@@ -365,6 +380,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     largeSize: count('large-mib') * 1024 * 1024,
     smtpSource: findPostfixTool('smtp-source'),
     smtpSink: findPostfixTool('smtp-sink'),
+    malloc,
   }
   const started = Date.now()
   const result = await runCompare(settings, (line) => process.stderr.write(`${line}\n`))

@@ -145,17 +145,17 @@ export interface SmtpSink {
 }
 
 /**
- * Starts `smtp-sink -c [-u nobody] 127.0.0.1:0 256`: a free port picked by the kernel, found
+ * Starts `smtp-sink -c [-u nobody] 127.0.0.1:0 256` (with `env`, default this process's): a free port picked by the kernel, found
  * from /proc once it listens. Its counters go to a file (one small write per message, as cheap
  * as a write gets), read when asked.
  */
-export async function startSmtpSink(program: string): Promise<SmtpSink> {
+export async function startSmtpSink(program: string, env: NodeJS.ProcessEnv = process.env): Promise<SmtpSink> {
   const dir = mkdtempSync(join(tmpdir(), 'smtp-sink-'))
   const countersPath = join(dir, 'counters')
   const out = openSync(countersPath, 'w')
   const asRoot = process.getuid?.() === 0
   const args = ['-c', ...(asRoot ? ['-u', 'nobody'] : []), '127.0.0.1:0', '256']
-  const child = spawn(program, args, { stdio: ['ignore', out, 'pipe'] })
+  const child = spawn(program, args, { stdio: ['ignore', out, 'pipe'], env })
   closeSync(out)
   let stderr = ''
   child.stderr?.setEncoding('utf8')

@@ -33,9 +33,9 @@ function small(server: ServerName, load: SmallLoad, cpuUs: number, rate: number,
   }
 }
 
-function large(server: ServerName, mode: 'DATA' | 'BDAT', mbPerSecond: number, cpuMs: number, rssMiB: number): LargeResult {
+function large(server: ServerName, mode: 'DATA' | 'BDAT', mbPerSecond: number, cpuMs: number, rssMiB: number, minorFaults = 512): LargeResult {
   const rate = mbPerSecond * 1e6
-  return { server, mode, bytesPerSecond: { median: rate, min: rate, max: rate }, serverCpuMs: cpuMs, rssGrowth: rssMiB * MiB, failures: [] }
+  return { server, mode, bytesPerSecond: { median: rate, min: rate, max: rate }, serverCpuMs: cpuMs, minorFaults, rssGrowth: rssMiB * MiB, failures: [] }
 }
 
 describe('bench: compare report', () => {
@@ -121,6 +121,7 @@ describe('bench: compare report', () => {
     const result: CompareResult = {
       machine: 'test machine',
       repeat: 3,
+      malloc: 'pinned',
       loads: { ours: { messages: 10000, sessions: 20, size: 4096 }, 'source-keep': { messages: 20000, sessions: 50, size: 4096 } },
       largeSize: 256 * MiB,
       notes: ['a note'],
@@ -132,11 +133,12 @@ describe('bench: compare report', () => {
         small('raw', 'source-keep', 46, 11000),
         small('smtp-sink', 'source-keep', 53, 12000),
       ],
-      large: [large('smtpwire', 'DATA', 433, 420, 12), large('raw', 'DATA', 1018, 220, 7)],
+      large: [large('smtpwire', 'DATA', 433, 420, 12, 2560), large('raw', 'DATA', 1018, 220, 7)],
     }
     const text = formatCompare(result)
     expect(text).to.include('machine: test machine\n')
     expect(text).to.include('a note\n')
+    expect(text).to.include('glibc malloc pinned for every server')
     expect(text).to.include('our pipelining load driver (bench/smtp-client.ts)\n  10000 messages of 4096 octets, 20 sessions\n')
     const row = (name: string): string => text.split('\n').find((line) => line.trimStart().startsWith(name) && /\d/.test(line)) ?? ''
     expect(row('smtpwire').trim().split(/\s{2,}/)).to.deep.equal(['smtpwire', '21000', '20900–21100', '0.50', '4.00', '77', '76–78', '1.71×'])
@@ -144,7 +146,8 @@ describe('bench: compare report', () => {
     expect(text).to.match(/smtp-sink \(C\) +12000 +11900–12100 +53 +52–54 +1\.15×\n/)
     expect(text).to.include('  target: our driver: smtpwire CPU/msg ≤ 1.15× raw sink: NOT MET (77 vs 45 µs, 1.71×)\n')
     expect(text).to.include("  target: smtp-source -d: smtpwire CPU/msg below smtp-sink's: NOT MET (67 vs 53 µs, 1.25×)\n")
-    expect(text).to.match(/smtpwire +DATA +433 +433–433 +0\.43× +420 +1680 +1\.91× +12\.0\n/)
+    // 2560 minor faults over 256 MiB: 10 per MiB.
+    expect(text).to.match(/smtpwire +DATA +433 +433–433 +0\.43× +420 +1680 +1\.91× +10 +12\.0\n/)
     expect(text).to.include('  target: BDAT: smtpwire bytes/s ≥ 0.80× raw sink: not measured\n')
     expect(text).not.to.include('one connection per message')
   })

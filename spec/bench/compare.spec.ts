@@ -6,7 +6,9 @@ import { expect } from 'chai'
 import { formatCompare } from '../../bench/compare-report.js'
 import { runCompare, type CompareSettings } from '../../bench/compare.js'
 import { findPostfixTool, POSTFIX_INSTALL } from '../../bench/postfix.js'
-import { cpuTimeMs, threadCpuMs } from '../../bench/proc.js'
+import { readFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { cpuMeter, cpuTimeMs, minorFaults, PINNED_MALLOC, pinnedMallocEnv, spawnServer, threadCpuMs } from '../../bench/proc.js'
 import { requireTool } from '../helpers/external-tools.js'
 
 const BASE: CompareSettings = {
@@ -21,6 +23,7 @@ const BASE: CompareSettings = {
   largeSize: 1024 * 1024,
   smtpSource: null,
   smtpSink: null,
+  malloc: 'pinned',
 }
 
 describe('bench: compare', () => {
@@ -31,6 +34,34 @@ describe('bench: compare', () => {
     for (const value of [split.mainUser, split.mainSystem, split.others]) expect(value).to.be.at.least(0)
     // Threads that ended before the look count in the process's total only.
     expect(split.mainUser + split.mainSystem + split.others).to.be.at.most(after)
+  })
+
+  it('meters CPU time per thread in ns and counts minor faults, both growing with the work done', function () {
+    if (process.platform !== 'linux') this.skip()
+    const meter = cpuMeter(process.pid)
+    const faults = minorFaults(process.pid)
+    const ticks = cpuTimeMs(process.pid)
+    // Burn CPU until the 10 ms tick counter moves twice: work, not a wait.
+    let sink = 0
+    while (cpuTimeMs(process.pid) < ticks + 20) sink += Math.sqrt(sink + 1)
+    const touched = Buffer.alloc(8 * 1024 * 1024, 1) // fresh pages: faults
+    expect(sink).to.be.above(0)
+    expect(meter()).to.be.at.least(10)
+    expect(minorFaults(process.pid)).to.be.above(faults)
+    expect(touched[touched.length - 1]).to.equal(1)
+  })
+
+  it('pins glibc malloc in the environment it gives a server child, after tunables already set', async function () {
+    if (process.platform !== 'linux') this.skip()
+    expect(pinnedMallocEnv({ GLIBC_TUNABLES: 'glibc.pthread.rseq=0' }).GLIBC_TUNABLES).to.equal(`glibc.pthread.rseq=0:${PINNED_MALLOC}`)
+    const child = await spawnServer(fileURLToPath(new URL('../../bench/server-child.js', import.meta.url)), ['raw'], /listening on (\d+)/, [], pinnedMallocEnv())
+    try {
+      // What the child got (glibc's loader may rewrite the variable once it has read it: 2.36 keeps the first tunable only).
+      const tunables = readFileSync(`/proc/${child.pid}/environ`, 'latin1').split('\0').find((entry) => entry.startsWith('GLIBC_TUNABLES='))
+      expect(tunables).to.include('glibc.malloc.trim_threshold=268435456')
+    } finally {
+      await child.stop()
+    }
   })
 
   it('without smtp-source and smtp-sink, says so in one line each and runs the rest', async () => {
