@@ -1,13 +1,15 @@
 // Benchmark case 3: the protocol core alone, no sockets. MB/s of DATA framing and dot-unstuffing
 // on realistic text mail, for the decoder by itself and for a whole in-memory SmtpProtocol session.
-// Run: npm run build && node dist/bench/core.js [--megabytes 2048]
+// Run: npm run build && node dist/bench/core.js [--megabytes 2048] [--malloc pinned|default]
 
+import { spawnSync } from 'node:child_process'
 import { performance } from 'node:perf_hooks'
 import { parseArgs } from 'node:util'
 import { DotDecoder } from '../lib/dot-decoder.js'
 import { SmtpProtocol, type SmtpTransport } from '../lib/index.js'
 import { resolveOptions } from '../lib/options.js'
 import { coreTarget } from './compare-report.js'
+import { PINNED_MALLOC, pinnedMallocEnv } from './proc.js'
 
 const READ = 64 * 1024 // what a socket read delivers
 
@@ -103,8 +105,8 @@ function protocolSession(pieces: Buffer[], messageLength: number, total: number,
   return octets / 1e6 / seconds
 }
 
-/** Case 3's figures, in MB/s, per set of line rules. */
-export type CoreResult = Record<Checks, { decoder: number; protocol: number }>
+/** Case 3's figures, in MB/s (and the session's minor page faults per MB), per set of line rules. */
+export type CoreResult = Record<Checks, { decoder: number; protocol: number; faultsPerMB: number }>
 
 function describe(checks: Checks): string {
   const rules = RULES[checks]
@@ -124,20 +126,40 @@ export function main(megabytes = 2048): CoreResult {
   }
   // Interleaved, so a burst of machine noise does not land on one column only.
   const result = {} as CoreResult
-  for (const checks of CHECKS) result[checks] = { decoder: 0, protocol: 0 }
+  for (const checks of CHECKS) result[checks] = { decoder: 0, protocol: 0, faultsPerMB: 0 }
   for (const checks of CHECKS) result[checks].decoder = decoderOnly(pieces, message.length, total, checks)
-  for (const checks of CHECKS) result[checks].protocol = protocolSession(pieces, message.length, total, checks)
+  for (const checks of CHECKS) {
+    const faults = process.resourceUsage().minorPageFault
+    result[checks].protocol = protocolSession(pieces, message.length, total, checks)
+    result[checks].faultsPerMB = (process.resourceUsage().minorPageFault - faults) / megabytes
+  }
   const cell = (value: number): string => `${value.toFixed(0).padStart(8)} MB/s`
   console.log(`case 3: the core alone, ${megabytes} MB of realistic text mail in ${READ / 1024} KiB reads`)
+  // Each copied dataChunk batch is a fresh 64–70 KiB Buffer: where glibc trimmed its heap, its pages fault in again.
+  console.log(
+    process.env.GLIBC_TUNABLES?.includes(PINNED_MALLOC)
+      ? '  glibc malloc pinned (GLIBC_TUNABLES trim and mmap thresholds; --malloc default for glibc as it comes)'
+      : '  glibc malloc as it comes: heap trims fault batch pages in again, and the session figure follows them',
+  )
   console.log('                                                  library defaults  1000-octet lines   no line rules')
   console.log(`  DotDecoder (framing, dot-unstuffing)            ${CHECKS.map((c) => cell(result[c].decoder)).join('     ')}`)
   console.log(`  SmtpProtocol session (engine, batching, events) ${CHECKS.map((c) => cell(result[c].protocol)).join('     ')}`)
+  console.log(`    its minor page faults per MB               ${CHECKS.map((c) => result[c].faultsPerMB.toFixed(1).padStart(13)).join('     ')}`)
   for (const checks of CHECKS) console.log(`  ${checks === 'default' ? 'library defaults' : checks === 'strict' ? '1000-octet lines' : 'no line rules'}: ${describe(checks)}${checks === 'none' ? ' (unsafe to relay)' : ''}`)
   console.log(`  target: ${coreTarget(result.default.protocol * 1e6).line}`)
   return result
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const { values } = parseArgs({ options: { megabytes: { type: 'string', default: '2048' } }, strict: true })
+  const { values } = parseArgs({
+    options: { megabytes: { type: 'string', default: '2048' }, malloc: { type: 'string', default: 'pinned' } },
+    strict: true,
+  })
+  if (values.malloc !== 'pinned' && values.malloc !== 'default') throw new Error(`--malloc is pinned or default, got ${values.malloc}`)
+  if (values.malloc === 'pinned' && !process.env.GLIBC_TUNABLES?.includes(PINNED_MALLOC)) {
+    // glibc reads its tunables at start: run again with them set, as compare.ts runs its servers.
+    const again = spawnSync(process.execPath, [...process.execArgv, ...process.argv.slice(1)], { env: pinnedMallocEnv(), stdio: 'inherit' })
+    process.exit(again.status ?? 1)
+  }
   main(Number(values.megabytes))
 }
