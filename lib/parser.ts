@@ -44,6 +44,18 @@ const BARE = Object.freeze({
   QUIT: Object.freeze({ verb: 'QUIT' }),
   STARTTLS: Object.freeze({ verb: 'STARTTLS' }),
 } as const)
+const BARE_NOOP: Command = Object.freeze({ verb: 'NOOP', argument: '' })
+
+/**
+ * The commands a line of exactly these octets is (the verb in capitals, nothing after it), as
+ * parseCommand() reads that line: recognised from the octets, with no string made for them.
+ */
+export const BARE_LINES: ReadonlyArray<readonly [octets: Buffer, command: Command]> = [
+  [Buffer.from('DATA'), BARE.DATA],
+  [Buffer.from('RSET'), BARE.RSET],
+  [Buffer.from('QUIT'), BARE.QUIT],
+  [Buffer.from('NOOP'), BARE_NOOP],
+]
 
 // What parsePath answers when there is nothing left to read.
 const NO_PATH: PathResult = Object.freeze({ ok: false, reason: 'syntax' })
@@ -163,7 +175,7 @@ export function parseCommand(line: string): Command | Fault {
       return rest === '' ? BARE[verb] : fault(verb, 'syntaxError')
     // RFC 5321 §4.1.1.9 and §4.1.1.8: NOOP and HELP take an optional argument.
     case 'NOOP':
-      return { verb, argument: rest }
+      return rest === '' ? BARE_NOOP : { verb, argument: rest }
     case 'HELP':
       return { verb, argument: rest }
     case 'VRFY':
