@@ -3,7 +3,7 @@
 
 import { AUTH_LINE_LIMIT } from './capabilities.js'
 import type { LineReader } from './line-reader.js'
-import { isFault, type Command, type Fault } from './parser.js'
+import { BARE_LINES, isFault, type Command, type Fault } from './parser.js'
 import { REPLIES, type Reply } from './replies.js'
 
 /** How long a line the framer reads: at the AUTH limit when AUTH is offered; each command is then held to its own. */
@@ -21,6 +21,21 @@ export function refusalOf(lines: LineReader, limit: number): Reply | null {
   if (!lines.hasLine) return null
   if (lines.lineLength + 2 > limit && !isAuthLine(lines.line ?? Buffer.alloc(0))) return REPLIES.lineTooLong
   if (!lines.isUtf8()) return REPLIES.invalidUtf8
+  return null
+}
+
+/**
+ * The command `lines` framed last when it is one of the bare verbs clients send per message (DATA,
+ * RSET, QUIT, NOOP, in capitals), read from its octets: what parseCommand() makes of that line,
+ * without the string. Such a line is four ASCII letters: it is UTF-8 and within any line limit.
+ * Null for any other line, which goes through refusalOf() and parseCommand().
+ */
+export function bareCommand(lines: LineReader): Command | null {
+  if (lines.lineLength !== 4 || lines.fault !== null) return null
+  for (let i = 0; i < BARE_LINES.length; i++) {
+    const [octets, command] = BARE_LINES[i] as (typeof BARE_LINES)[number]
+    if (lines.is(octets)) return command
+  }
   return null
 }
 

@@ -13,7 +13,7 @@
 //   the mode the reader implies) once every listener has settled.
 
 import { commandLineLimit, offeredMechanisms } from './capabilities.js'
-import { framingLimit, refusalOf } from './command-line.js'
+import { bareCommand, framingLimit, refusalOf } from './command-line.js'
 import { greet, handleCommand, hasAuthListener } from './commands/index.js'
 import {
   commandChannel,
@@ -480,11 +480,13 @@ export class Engine implements Host, DecisionOwner {
       this.close('shutdown', REPLIES.shuttingDown)
       return end
     }
-    const refusal = refusalOf(lines, limit)
+    // DATA, RSET, QUIT, NOOP as clients send them: known from the octets, no string and no parse.
+    const bare = bareCommand(lines)
+    const refusal = bare === null ? refusalOf(lines, limit) : null
     if (refusal) {
       this.sendError(refusal)
     } else if (lines.hasLine) {
-      const parsed = parseCommand(lines.text())
+      const parsed = bare ?? parseCommand(lines.text())
       this.observer.parsed(parsed)
       handleCommand(this, parsed)
     }

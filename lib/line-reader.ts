@@ -62,6 +62,15 @@ export class LineReader {
     return line !== null && isUtf8(line)
   }
 
+  /** True when the last line is exactly `octets` (a fixed command recognised without decoding it). */
+  is(octets: Uint8Array): boolean {
+    const source = this.source
+    const start = this.start
+    if (source === null || this.end - start !== octets.length) return false
+    for (let i = 0; i < octets.length; i++) if (source[start + i] !== octets[i]) return false
+    return true
+  }
+
   /** True when part of a line is held, waiting for its end. */
   get hasPartial(): boolean {
     return this.partLength > 0 || this.overflow

@@ -63,7 +63,10 @@ export type ParamResult<T> = { readonly ok: true; readonly params: T } | { reado
 // Hoisted: a regular expression literal is a new object each time it is evaluated (every SIZE=).
 const SIZE_VALUE = /^\d{1,15}$/
 
-const refuse = (reply: ReplyKey): { ok: false; reply: ReplyKey } => ({ ok: false, reply })
+/** A typed result as parseMailParams and parseRcptParams give it: the params, or a refusal. */
+function result<T extends object>(read: T | ReplyKey): ParamResult<T> {
+  return typeof read === 'string' ? { ok: false, reply: read } : { ok: true, params: read }
+}
 
 function hasDuplicate(raw: RawParams): boolean {
   // Most MAIL and RCPT lines carry one parameter or none: no Set for them.
@@ -78,7 +81,12 @@ function hasDuplicate(raw: RawParams): boolean {
 
 /** Types and checks MAIL FROM parameters: 555 for unknown or disabled ones, 501 for bad values. */
 export function parseMailParams(raw: RawParams, ext: ParamExtensions): ParamResult<MailParams> {
-  if (hasDuplicate(raw)) return refuse('duplicateParameter')
+  return result(mailParams(raw, ext))
+}
+
+/** parseMailParams() without the result object (one per MAIL): the params, or the refusal's reply. */
+export function mailParams(raw: RawParams, ext: ParamExtensions): MailParams | ReplyKey {
+  if (hasDuplicate(raw)) return 'duplicateParameter'
   let size: number | null = null
   let body: BodyType | null = null
   let smtpUtf8 = false
@@ -90,50 +98,50 @@ export function parseMailParams(raw: RawParams, ext: ParamExtensions): ParamResu
     const [key, value] = raw[i] as RawParams[number]
     switch (key) {
       case 'SIZE':
-        if (!ext.size) return refuse('unknownParameter')
-        if (value === null || !SIZE_VALUE.test(value)) return refuse('badParameterValue')
+        if (!ext.size) return 'unknownParameter'
+        if (value === null || !SIZE_VALUE.test(value)) return 'badParameterValue'
         size = Number(value)
         break
       case 'BODY': {
-        if (!ext.eightBitMime && !ext.binaryMime) return refuse('unknownParameter')
+        if (!ext.eightBitMime && !ext.binaryMime) return 'unknownParameter'
         const upper = value?.toUpperCase()
         if (upper === '7BIT' || (upper === '8BITMIME' && ext.eightBitMime)) body = upper
         else if (upper === 'BINARYMIME' && ext.binaryMime) body = upper
-        else return refuse('badParameterValue')
+        else return 'badParameterValue'
         break
       }
       case 'SMTPUTF8':
-        if (!ext.smtpUtf8) return refuse('unknownParameter')
-        if (value !== null) return refuse('badParameterValue')
+        if (!ext.smtpUtf8) return 'unknownParameter'
+        if (value !== null) return 'badParameterValue'
         smtpUtf8 = true
         break
       case 'RET': {
-        if (!ext.dsn) return refuse('unknownParameter')
+        if (!ext.dsn) return 'unknownParameter'
         const upper = value?.toUpperCase()
-        if (upper !== 'FULL' && upper !== 'HDRS') return refuse('badParameterValue')
+        if (upper !== 'FULL' && upper !== 'HDRS') return 'badParameterValue'
         ret = upper
         break
       }
       case 'ENVID': {
-        if (!ext.dsn) return refuse('unknownParameter')
+        if (!ext.dsn) return 'unknownParameter'
         const decoded = value === null ? null : decodeXtext(value)
         // RFC 3461 §4.4: ENVID is at most 100 characters of printable ASCII.
-        if (decoded === null || decoded.length > 100 || !/^[\x20-\x7E]+$/.test(decoded)) return refuse('badParameterValue')
+        if (decoded === null || decoded.length > 100 || !/^[\x20-\x7E]+$/.test(decoded)) return 'badParameterValue'
         envid = decoded
         break
       }
       case 'AUTH': {
-        if (!ext.auth) return refuse('unknownParameter')
+        if (!ext.auth) return 'unknownParameter'
         const decoded = value === null ? null : decodeXtext(value)
-        if (decoded === null) return refuse('badParameterValue')
+        if (decoded === null) return 'badParameterValue'
         auth = decoded
         break
       }
       default:
-        return refuse('unknownParameter')
+        return 'unknownParameter'
     }
   }
-  return { ok: true, params: { size, body, smtpUtf8, ret, envid, auth, raw } }
+  return { size, body, smtpUtf8, ret, envid, auth, raw }
 }
 
 function parseNotify(value: string): DsnNotify[] | null {
@@ -147,15 +155,20 @@ function parseNotify(value: string): DsnNotify[] | null {
 
 /** Types and checks RCPT TO parameters: 555 for unknown or disabled ones, 501 for bad values. */
 export function parseRcptParams(raw: RawParams, ext: ParamExtensions): ParamResult<RcptParams> {
-  if (hasDuplicate(raw)) return refuse('duplicateParameter')
+  return result(rcptParams(raw, ext))
+}
+
+/** parseRcptParams() without the result object (one per RCPT): the params, or the refusal's reply. */
+export function rcptParams(raw: RawParams, ext: ParamExtensions): RcptParams | ReplyKey {
+  if (hasDuplicate(raw)) return 'duplicateParameter'
   let notify: DsnNotify[] | null = null
   let orcpt: OriginalRecipient | null = null
   for (let i = 0; i < raw.length; i++) {
     const [key, value] = raw[i] as RawParams[number]
-    if ((key === 'NOTIFY' || key === 'ORCPT') && !ext.dsn) return refuse('unknownParameter')
+    if ((key === 'NOTIFY' || key === 'ORCPT') && !ext.dsn) return 'unknownParameter'
     if (key === 'NOTIFY') {
       notify = value === null ? null : parseNotify(value)
-      if (notify === null) return refuse('badParameterValue')
+      if (notify === null) return 'badParameterValue'
     } else if (key === 'ORCPT') {
       // RFC 3461 §4.2: ORCPT=addr-type ";" xtext; RFC 6533 §3 adds \x{HHHH} for type utf-8.
       const match = value === null ? null : /^([A-Za-z0-9][A-Za-z0-9-]*);(.+)$/.exec(value)
@@ -163,11 +176,11 @@ export function parseRcptParams(raw: RawParams, ext: ParamExtensions): ParamResu
       const utf8 = type.toLowerCase() === 'utf-8'
       const xtext = match ? decodeXtext(match[2] ?? '', utf8) : null
       const address = xtext !== null && utf8 ? decodeUnicodeEscapes(xtext) : xtext
-      if (!match || address === null) return refuse('badParameterValue')
+      if (!match || address === null) return 'badParameterValue'
       orcpt = { type, address }
     } else {
-      return refuse('unknownParameter')
+      return 'unknownParameter'
     }
   }
-  return { ok: true, params: { notify, orcpt, raw } }
+  return { notify, orcpt, raw }
 }

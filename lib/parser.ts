@@ -2,7 +2,7 @@
 // catalogue reply. Never throws on input and never replies; the command handlers (commands/)
 // decide what is sent.
 
-import { parsePath, type Mailbox, type PathResult } from './address.js'
+import { readPath, type Mailbox } from './address.js'
 import type { ReplyKey } from './replies.js'
 
 /** ESMTP parameters as sent: keyword upper-cased, value as sent (`null` for a bare keyword). */
@@ -44,9 +44,21 @@ const BARE = Object.freeze({
   QUIT: Object.freeze({ verb: 'QUIT' }),
   STARTTLS: Object.freeze({ verb: 'STARTTLS' }),
 } as const)
+const BARE_NOOP: Command = Object.freeze({ verb: 'NOOP', argument: '' })
 
-// What parsePath answers when there is nothing left to read.
-const NO_PATH: PathResult = Object.freeze({ ok: false, reason: 'syntax' })
+/**
+ * The commands a line of exactly these octets is (the verb in capitals, nothing after it), as
+ * parseCommand() reads that line: recognised from the octets, with no string made for them.
+ */
+export const BARE_LINES: ReadonlyArray<readonly [octets: Buffer, command: Command]> = [
+  [Buffer.from('DATA'), BARE.DATA],
+  [Buffer.from('RSET'), BARE.RSET],
+  [Buffer.from('QUIT'), BARE.QUIT],
+  [Buffer.from('NOOP'), BARE_NOOP],
+]
+
+// Where readPath() leaves the end of the path it read: one for the module, as parsing never nests.
+const PATH_END = { end: 0 }
 
 function fault(verb: string | null, reply: ReplyKey): Fault {
   return { verb, fault: reply }
@@ -100,14 +112,15 @@ function parseEnvelope(verb: 'MAIL' | 'RCPT', line: string, start: number, end: 
   // RFC 5321 forbids a space after the colon, but many clients send one; accepting it is harmless.
   while (at < end && line[at] === ' ') at++
   const syntaxFault = verb === 'MAIL' ? 'badSenderSyntax' : 'badRecipientSyntax'
-  const path = at < end ? parsePath(line, at, verb === 'MAIL', verb === 'RCPT') : NO_PATH
-  if (!path.ok) return fault(verb, path.reason === 'null-path' ? 'nullRecipient' : syntaxFault)
-  if (path.end < end && line[path.end] !== ' ') return fault(verb, syntaxFault)
-  const params = path.end >= end ? NO_PARAMS : paramsIn(line, path.end, end)
+  const mailbox = at < end ? readPath(line, at, verb === 'MAIL', verb === 'RCPT', PATH_END) : 'syntax'
+  if (typeof mailbox === 'string') return fault(verb, mailbox === 'null-path' ? 'nullRecipient' : syntaxFault)
+  const pathEnd = PATH_END.end
+  if (pathEnd < end && line[pathEnd] !== ' ') return fault(verb, syntaxFault)
+  const params = pathEnd >= end ? NO_PARAMS : paramsIn(line, pathEnd, end)
   if (!params) return fault(verb, 'syntaxError')
-  if (verb === 'MAIL') return { verb, from: path.mailbox, params }
-  // parsePath only yields null when allowNull is true, which it is not for RCPT.
-  return path.mailbox ? { verb, to: path.mailbox, params } : fault(verb, 'nullRecipient')
+  if (verb === 'MAIL') return { verb, from: mailbox, params }
+  // readPath only yields null when allowNull is true, which it is not for RCPT.
+  return mailbox ? { verb, to: mailbox, params } : fault(verb, 'nullRecipient')
 }
 
 function parseBdat(rest: string): Command | Fault {
@@ -163,7 +176,7 @@ export function parseCommand(line: string): Command | Fault {
       return rest === '' ? BARE[verb] : fault(verb, 'syntaxError')
     // RFC 5321 §4.1.1.9 and §4.1.1.8: NOOP and HELP take an optional argument.
     case 'NOOP':
-      return { verb, argument: rest }
+      return rest === '' ? BARE_NOOP : { verb, argument: rest }
     case 'HELP':
       return { verb, argument: rest }
     case 'VRFY':

@@ -154,6 +154,8 @@ export class Session {
   readonly info: SessionState
   private current: TransactionState | null = null
   private transactionSerial = 0
+  /** `<session id>.`, made at the first transaction: each id is then one concatenation, not two. */
+  private idPrefix: string | null = null
   private refusedAtConnect = false
 
   constructor(private readonly onTransactionEnd: (reason: TransactionEndReason, transaction: TransactionState | null) => void) {
@@ -258,7 +260,8 @@ export class Session {
   beginTransaction(from: Mailbox | null, params: MailParams): TransactionState {
     const info = this.info
     this.transactionSerial = (this.transactionSerial + 1) % Number.MAX_SAFE_INTEGER
-    this.current = new TransactionState(`${info.id}.${this.transactionSerial.toString(36)}`, from, params, info.forwarded)
+    const prefix = (this.idPrefix ??= `${info.id}.`)
+    this.current = new TransactionState(prefix + this.transactionSerial.toString(36), from, params, info.forwarded)
     info.counters.transactions++
     return this.current
   }

@@ -63,6 +63,13 @@ describe('Session', () => {
     const second = session.beginTransaction(null, PARAMS)
     expect([first.id, second.id]).to.deep.equal([`${session.info.id}.1`, `${session.info.id}.2`])
     expect(session.info.counters.transactions).to.equal(2)
+    // The serial is written in base 36: the 36th transaction is `.10`.
+    let last = second
+    for (let n = 3; n <= 36; n++) {
+      session.endTransaction('reset')
+      last = session.beginTransaction(null, PARAMS)
+    }
+    expect(last.id).to.equal(`${session.info.id}.10`)
   })
 
   it('gives a transaction the XFORWARD facts, then drops them when it ends', () => {

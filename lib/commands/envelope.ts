@@ -4,7 +4,7 @@
 import { offeredMechanisms, paramExtensions } from '../capabilities.js'
 import { combine, NO_ANSWERS, replyFor, type Settled } from '../events.js'
 import type { Host } from '../host.js'
-import { parseMailParams, parseRcptParams, type MailParams, type ParamExtensions, type RcptParams } from '../params.js'
+import { mailParams, rcptParams, type MailParams, type ParamExtensions, type RcptParams } from '../params.js'
 import type { Command, RawParams } from '../parser.js'
 import { REPLIES } from '../replies.js'
 import type { TransactionState } from '../session.js'
@@ -39,9 +39,8 @@ export function mail(host: Host, command: Mail): void {
   if (session.heloVerb === null) return host.sendError(REPLIES.needHelo)
   if (host.session.transaction) return host.sendError(REPLIES.nestedMail)
   if (options.authPolicy === 'required' && session.user === null) return host.send(REPLIES.authRequired)
-  const parsed = parseMailParams(command.params, extensionsFor(host, command.params))
-  if (!parsed.ok) return host.sendError(REPLIES[parsed.reply])
-  const params = parsed.params
+  const params = mailParams(command.params, extensionsFor(host, command.params))
+  if (typeof params === 'string') return host.sendError(REPLIES[params])
   // RFC 6531 §3.4: a UTF-8 address needs the SMTPUTF8 parameter; §3.5: 550 at MAIL, 553 at RCPT.
   if (command.from?.isUtf8 && !params.smtpUtf8) return host.send(REPLIES.utf8SenderNotDeclared)
   // RFC 1870 §6.1: a declared size over the limit is refused at once.
@@ -66,10 +65,9 @@ export function rcpt(host: Host, command: Rcpt): void {
   if (transaction.body) return host.sendError(REPLIES.rcptAfterData)
   // RFC 5321 §4.5.3.1.10: 452 for one recipient too many; the client sends the rest later.
   if (transaction.to.length >= host.options.maxRecipients) return host.send(REPLIES.tooManyRecipients)
-  const parsed = parseRcptParams(command.params, extensionsFor(host, command.params))
-  if (!parsed.ok) return host.sendError(REPLIES[parsed.reply])
+  const params = rcptParams(command.params, extensionsFor(host, command.params))
+  if (typeof params === 'string') return host.sendError(REPLIES[params])
   if (command.to.isUtf8 && !transaction.mailParams.smtpUtf8) return host.send(REPLIES.utf8NotDeclared)
-  const params = parsed.params
   // As for `sender`: nothing built for nobody.
   if (!host.hasListeners('recipient')) return recipientDecided(host, transaction, command, params, NO_ANSWERS)
   host.decide('recipient', { session, transaction, address: command.to, params }, (settled) =>

@@ -97,6 +97,15 @@ const cases: ProtocolCase[] = [
   { name: 'refuses a UTF-8 sender without SMTPUTF8 with 550', from: 'ehlo', send: ['MAIL FROM:<jörg@b.test>'], replies: ['550 5.6.7 Non-ASCII address needs the SMTPUTF8 parameter'] },
   { name: 'accepts a UTF-8 address with SMTPUTF8', from: 'ehlo', send: ['MAIL FROM:<jörg@bücher.test> SMTPUTF8', 'RCPT TO:<δοκιμή@παράδειγμα.test>'], replies: ['250 2.1.0 Sender OK', '250 2.1.5 Recipient OK'] },
   { name: 'refuses a NUL byte in a command with 501', from: 'ehlo', send: ['MAIL FROM:<a@b.test>\0'], replies: ['501 5.5.4 Syntax error in parameters or arguments'] },
+
+  // DATA, RSET, QUIT, NOOP in capitals are read from their octets; every near miss is parsed as before
+  { name: 'reads the bare verbs of a message from their octets', from: 'rcpt', send: ['NOOP', 'RSET', 'NOOP', 'DATA', 'QUIT'], replies: ['250 2.0.0 OK', '250 2.0.0 Reset OK', '250 2.0.0 OK', '503 5.5.1 Need MAIL command first', '221 2.0.0 mx.test Service closing transmission channel'], ends: true },
+  { name: 'answers DATA read from its octets with 354', from: 'rcpt', send: ['DATA'], replies: ['354 End data with <CR><LF>.<CR><LF>'] },
+  { name: 'reads the bare verbs in lower case as in capitals', from: 'rcpt', send: ['noop', 'data'], replies: ['250 2.0.0 OK', '354 End data with <CR><LF>.<CR><LF>'] },
+  { name: 'refuses four letters that are no verb with 500', from: 'rcpt', send: ['DATQ', 'RSEt', 'QUI', 'NOOPS', 'DATA'], replies: ['500 5.5.1 Command unrecognized', '250 2.0.0 Reset OK', '500 5.5.1 Command unrecognized', '500 5.5.1 Command unrecognized', '503 5.5.1 Need MAIL command first'] },
+  { name: 'refuses a bare verb with an argument (501) or glued to a control character (500)', from: 'rcpt', send: ['DATA x', 'QUIT\0', 'RSET\t', 'NOOP x'], replies: ['501 5.5.4 Syntax error in parameters or arguments', '500 5.5.1 Command unrecognized', '500 5.5.1 Command unrecognized', '250 2.0.0 OK'] },
+  { name: 'refuses four octets that are not UTF-8 with 500', from: 'rcpt', send: [], bytes: Buffer.from('DAT\xc1\r\nNOO\xd0\r\n', 'latin1'), replies: ['500 5.5.2 Command is not valid UTF-8', '500 5.5.2 Command is not valid UTF-8'] },
+  { name: 'refuses a bare verb ended by a bare LF with 500', from: 'rcpt', send: [], bytes: Buffer.from('DATA\nQUIT\r\n'), replies: ['500 5.5.2 Bare CR or LF in command line, use CRLF', '221 2.0.0 mx.test Service closing transmission channel'], ends: true },
 ]
 
 describe('SmtpProtocol', () => {
