@@ -45,6 +45,8 @@ const CRLF_DOT = Buffer.from('\r\n.')
 const CR_BYTES = Buffer.from('\r')
 const LF_BYTES = Buffer.from('\n')
 const CRLF_BYTES = Buffer.from('\r\n')
+/** A read this long that did not end the data starts the next one with full scanner windows. */
+const LONG_READ = 16 * 1024
 
 // The decoder's position relative to lines (go-smtp's dot-reader state names).
 const BEGIN_LINE = 0 // just after CRLF, or the start of the data
@@ -83,6 +85,8 @@ export class DotDecoder {
   private readonly scanner: LineScanner | null
   /** DATA with the scanner: it also takes the dots out of ordinary dot lines, a window at a time. */
   private readonly unstuffing: boolean
+  /** The last decode() read at least LONG_READ octets and did not reach the end of the data. */
+  private longBody = false
 
   constructor(options: DotDecoderOptions) {
     this.checkEndings = options.lineEndings === 'reject' || options.lineEndings === 'normalize'
@@ -109,7 +113,8 @@ export class DotDecoder {
     // A view that ends at `end`, so no search runs into the bytes after a BDAT chunk.
     const view = end === input.length ? input : input.subarray(0, end)
     this.nextCr = this.checkEndings ? view.indexOf(CR, start) : -1
-    this.scanner?.reset()
+    // A body that went on past the last read most likely fills this one too: full windows at once.
+    this.scanner?.reset(this.longBody)
     let i = start
     let seg = start // output not yet emitted: view[seg, i)
     while (i < end) {
@@ -229,6 +234,7 @@ export class DotDecoder {
       }
     }
     this.emit(view, seg, end, out)
+    this.longBody = end - start >= LONG_READ
     return end
   }
 

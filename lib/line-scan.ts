@@ -79,10 +79,13 @@ export class LineScanner {
     this.words = new Int32Array(memory.buffer, 0, 2)
   }
 
-  /** Forgets the window: another decoder may have written the memory since. Call at each decode(). */
-  reset(): void {
+  /**
+   * Forgets the window: another decoder may have written the memory since. Call at each decode().
+   * `whole`: start with full windows, not FIRST_WINDOW (the body is known to go on past this read).
+   */
+  reset(whole = false): void {
     this.view = null
-    this.size = 0
+    this.size = whole ? WINDOW / 2 : 0
   }
 
   /**
