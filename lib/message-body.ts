@@ -124,7 +124,7 @@ export class MessageBody {
 
   /**
    * Takes the next `dataChunk` batch off the front of the pending pieces. A piece of at least
-   * `chunkSize` octets at the front goes out alone, as it is: a view of the input, which nothing
+   * `chunkSize` octets at the front goes out alone, as it is: a view of the input or of the arena, which nothing
    * writes into afterwards. Otherwise pieces are copied into one new Buffer (they never lie side by
    * side: a read ends between them, a stuffed dot was taken out, or one is the Received header or a
    * normalised line ending) until it holds `chunkSize` octets; the piece that crosses that mark is

@@ -1,4 +1,5 @@
 import { expect } from 'chai'
+import { HeaderScanner } from '../lib/header-scanner.js'
 import { MessageBody } from '../lib/message-body.js'
 import { SmtpProtocol, type SmtpOptions } from '../lib/index.js'
 import { Random, specSeed } from './helpers/random.js'
@@ -44,6 +45,18 @@ describe('MessageBody', () => {
     smtp.feed(Buffer.from(text.slice(2000) + '.\r\n'))
     expect(chunks).to.have.length(1)
     expect(chunks[0]?.toString()).to.equal(text)
+  })
+
+  it('keeps its own copy of appended octets for the header scanner when nothing else keeps them', () => {
+    const body = new MessageBody({ ...plan, collect: false, headers: new HeaderScanner(1000) })
+    const scratch = new Uint8Array(Buffer.from('..Subject: a\r\n\r\nbody'))
+    body.append(scratch, 2, 14)
+    body.append(scratch, 14, 14)
+    scratch.fill(0x21)
+    body.append(Buffer.from('\r\n'), 0, 2)
+    expect(body.headersReady).to.equal(true)
+    expect(body.headers?.headers().toString()).to.equal('Subject: a\r\n\r\n')
+    expect(body.batchLength + body.collectedLength).to.equal(0)
   })
 
   it('is what bufferedInput reports while a collected message is read', () => {
