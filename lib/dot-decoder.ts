@@ -27,7 +27,15 @@ export interface DotDecoderOptions {
 
 /** Where decode() puts its output pieces: an array, or a reader that takes each piece at once. */
 export interface PieceSink {
+  /** Takes a piece to keep as it is: a view of the input, or a constant. */
   push(piece: Buffer): unknown
+  /**
+   * Takes the octets `source[from, to)`, which are overwritten after the call (the line scanner's
+   * memory, where dot lines were unstuffed): the sink copies what it keeps. A sink without it
+   * (an array) gets views of the input only, a piece per dot line, as the per-line lane makes.
+   * `more` is how much of this decode() call's input is still to come (at most that much output).
+   */
+  append?(source: Uint8Array, from: number, to: number, more: number): unknown
 }
 
 const CR = 0x0d
@@ -37,6 +45,8 @@ const CRLF_DOT = Buffer.from('\r\n.')
 const CR_BYTES = Buffer.from('\r')
 const LF_BYTES = Buffer.from('\n')
 const CRLF_BYTES = Buffer.from('\r\n')
+/** A read this long that did not end the data starts the next one with full scanner windows. */
+const LONG_READ = 16 * 1024
 
 // The decoder's position relative to lines (go-smtp's dot-reader state names).
 const BEGIN_LINE = 0 // just after CRLF, or the start of the data
@@ -73,6 +83,10 @@ export class DotDecoder {
   private readonly dotStuffed: boolean
   /** Skips clean lines a window at a time while line endings are checked and lines are not measured. */
   private readonly scanner: LineScanner | null
+  /** DATA with the scanner: it also takes the dots out of ordinary dot lines, a window at a time. */
+  private readonly unstuffing: boolean
+  /** The last decode() read at least LONG_READ octets and did not reach the end of the data. */
+  private longBody = false
 
   constructor(options: DotDecoderOptions) {
     this.checkEndings = options.lineEndings === 'reject' || options.lineEndings === 'normalize'
@@ -81,6 +95,7 @@ export class DotDecoder {
     this.dotStuffed = options.dotStuffed
     // It cannot count line lengths, so a text-line limit keeps the per-line lane.
     this.scanner = this.checkEndings && this.maxLine === 0 ? lineScanner() : null
+    this.unstuffing = this.scanner !== null && this.dotStuffed
   }
 
   /** Stops output from now on (the message is refused); the body is still read to its end. */
@@ -98,7 +113,8 @@ export class DotDecoder {
     // A view that ends at `end`, so no search runs into the bytes after a BDAT chunk.
     const view = end === input.length ? input : input.subarray(0, end)
     this.nextCr = this.checkEndings ? view.indexOf(CR, start) : -1
-    this.scanner?.reset()
+    // A body that went on past the last read most likely fills this one too: full windows at once.
+    this.scanner?.reset(this.longBody)
     let i = start
     let seg = start // output not yet emitted: view[seg, i)
     while (i < end) {
@@ -151,6 +167,35 @@ export class DotDecoder {
           }
           break
         case IN_LINE: {
+          if (this.unstuffing && this.checkEndings && out.append !== undefined && view[i] !== LF) {
+            // IN_LINE means no CR waits for this octet, so an LF here is bare (the per-line lane's
+            // call); otherwise the scanner runs window by window, unstuffing ordinary dot lines,
+            // up to the first octet the state machine must decide on.
+            const scanner = this.scanner as LineScanner
+            let p = i
+            for (;;) {
+              const found = scanner.unstuff(view, p)
+              if (scanner.unstuffedTo !== p) {
+                // Dots were taken out: the output up to just after the last of them is in the
+                // scanner's memory (the rest, to `found`, is as in the input and stays pending).
+                if (!this.discarding) {
+                  this.emit(view, seg, p, out)
+                  out.append(scanner.memory, scanner.outFrom, scanner.outTo, end - scanner.unstuffedTo)
+                }
+                seg = scanner.unstuffedTo
+              }
+              p = found
+              if (found === end || found < scanner.windowEnd) break
+            }
+            if (p !== i) {
+              // An LF before p ends a CRLF (a bare one would have stopped the scan), so a line
+              // starts at p; else p is inside a line (a bare CR or LF there is the next step's).
+              // No CR can be last before p: it would have stopped the scan.
+              this.state = view[p - 1] === LF ? BEGIN_LINE : IN_LINE
+              i = p
+              break
+            }
+          }
           const after = this.scanner && this.checkEndings ? this.scannedLines(view, i, end, this.scanner) : this.cleanLines(view, i, end)
           if (after !== i) {
             i = after // whole clean lines consumed; they stay in the pending output segment
@@ -189,6 +234,7 @@ export class DotDecoder {
       }
     }
     this.emit(view, seg, end, out)
+    this.longBody = end - start >= LONG_READ
     return end
   }
 

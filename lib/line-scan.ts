@@ -23,6 +23,7 @@ const WHOLE_REST = 8 * 1024
 interface ScanExports {
   readonly memory: WebAssembly.Memory
   readonly scan: (from: number, to: number, dot: number) => number
+  readonly unstuff: (from: number, to: number) => number
 }
 
 /**
@@ -31,11 +32,11 @@ interface ScanExports {
  */
 const MODULE = instantiate()
 
-function instantiate(): { scan: ScanExports['scan']; memory: Uint8Array } | null {
+function instantiate(): { scan: ScanExports['scan']; unstuff: ScanExports['unstuff']; memory: Uint8Array } | null {
   try {
     const instance = new WebAssembly.Instance(new WebAssembly.Module(Buffer.from(LINE_SCAN_WASM, 'base64')))
     const exports = instance.exports as unknown as ScanExports
-    return { scan: exports.scan, memory: new Uint8Array(exports.memory.buffer) }
+    return { scan: exports.scan, unstuff: exports.unstuff, memory: new Uint8Array(exports.memory.buffer) }
   } catch {
     return null // no WebAssembly, or no SIMD: the per-line path does the work
   }
@@ -58,16 +59,33 @@ export class LineScanner {
   private to = 0
   /** The size of the last window loaded since reset(), 0 for none. */
   private size = 0
+  /** After unstuff(): memory[outFrom, outTo) is the output of view[from, unstuffedTo). */
+  outFrom = 0
+  outTo = 0
+  unstuffedTo = 0
+  /** Where the window in the memory ends in the input (unstuff() reads no further). */
+  get windowEnd(): number {
+    return this.to
+  }
+  /** The i32s at address 0 and 4, where the module's unstuff() leaves the ends of its output and input. */
+  private readonly words: Int32Array
 
   constructor(
     private readonly scan: ScanExports['scan'],
-    private readonly memory: Uint8Array,
-  ) {}
+    private readonly unstuffIn: ScanExports['unstuff'],
+    /** The module's memory; octets of unstuff()'s output are read from it. */
+    readonly memory: Uint8Array,
+  ) {
+    this.words = new Int32Array(memory.buffer, 0, 2)
+  }
 
-  /** Forgets the window: another decoder may have written the memory since. Call at each decode(). */
-  reset(): void {
+  /**
+   * Forgets the window: another decoder may have written the memory since. Call at each decode().
+   * `whole`: start with full windows, not FIRST_WINDOW (the body is known to go on past this read).
+   */
+  reset(whole = false): void {
     this.view = null
-    this.size = 0
+    this.size = whole ? WINDOW / 2 : 0
   }
 
   /**
@@ -88,6 +106,27 @@ export class LineScanner {
     }
   }
 
+  /**
+   * find(view, from, true) within the window that holds `from` (loaded if need be), which also
+   * takes the stuffing dot out of every ordinary dot line before the position it returns: a '.'
+   * after a CRLF, not at `from`, followed inside the window by an octet that is neither CR nor LF
+   * (so it cannot start the end marker). unstuffedTo is then just after the last dot taken out
+   * (`from` when none), and memory[outFrom, outTo) is the output of view[from, unstuffedTo): that
+   * input less its dots, valid until the next call. What lies between unstuffedTo and the
+   * returned position is as in the input. Returns the window's end when nothing in it needs the
+   * state machine (call again from there for the next window).
+   * Only for DATA, and only called with non-decreasing positions between two reset()s.
+   */
+  unstuff(view: Buffer, from: number): number {
+    if (this.view !== view || from < this.from || from >= this.to) this.load(view, from)
+    const base = this.from - DATA
+    const found = this.unstuffIn(from - base, this.to - base) + base
+    this.outFrom = from - base
+    this.outTo = this.words[0] ?? 0
+    this.unstuffedTo = (this.words[1] ?? 0) + base
+    return found
+  }
+
   /** Copies the next window, view[from, from + size) or less at the end, into the memory, with its neighbours. */
   private load(view: Buffer, from: number): void {
     this.size = this.size === 0 ? FIRST_WINDOW : Math.min(WINDOW, this.size * 2)
@@ -106,4 +145,4 @@ export class LineScanner {
   }
 }
 
-const SHARED = MODULE ? new LineScanner(MODULE.scan, MODULE.memory) : null
+const SHARED = MODULE ? new LineScanner(MODULE.scan, MODULE.unstuff, MODULE.memory) : null

@@ -60,7 +60,7 @@
         (br $step)))
     (local.get $end))
 
-  (func (export "scan") (param $from i32) (param $to i32) (param $dot i32) (result i32)
+  (func $scan (export "scan") (param $from i32) (param $to i32) (param $dot i32) (result i32)
     (local $p i32) (local $end i32) (local $q i32)
     (local $v v128) (local $n v128) (local $crs v128) (local $lfs v128) (local $dots v128)
     (local.set $crs (i8x16.splat (i32.const 13)))
@@ -105,4 +105,37 @@
         (local.set $p (i32.add (local.get $p) (i32.const 64)))
         (br $block)))
     (local.get $to))
+;; unstuff(from, to) scans [from, to) as scan(from, to, '.') does, and removes the stuffing dot of
+;; every ordinary dot line on the way: a '.' after an LF (which the scan only passes when the LF
+;; ends a CRLF) that is not at `from` and is followed, before `to`, by an octet that is neither CR
+;; nor LF. Such a dot cannot start the end marker ".\r\n" and leaves nothing for the state machine
+;; to decide. The octets before each such dot are moved down in place (memory.copy), so when it
+;; returns, [from, w) holds the output of the input [from, r), where r is just after the last dot
+;; it took out (from when none); [r, q) is untouched. It stores w at address 0 and r at address 4
+;; and returns q: the first position the state machine must decide on (a bare CR or LF, a dot line
+;; it must judge) or `to`. Nothing at r - 1 or later is written, so a next call from q or later
+;; reads the same neighbours as the input has.
+  (func (export "unstuff") (param $from i32) (param $to i32) (result i32)
+    (local $r i32) (local $w i32) (local $q i32) (local $c i32)
+    (local.set $r (local.get $from))
+    (local.set $w (local.get $from))
+    (block $stop
+      (loop $next
+        (local.set $q (call $scan (local.get $r) (local.get $to) (i32.const 46)))
+        (br_if $stop (i32.ge_u (i32.add (local.get $q) (i32.const 1)) (local.get $to)))
+        (br_if $stop (i32.eq (local.get $q) (local.get $from)))
+        (br_if $stop (i32.ne (i32.load8_u (local.get $q)) (i32.const 46)))
+        (local.set $c (i32.load8_u offset=1 (local.get $q)))
+        (br_if $stop (i32.eq (local.get $c) (i32.const 13)))
+        (br_if $stop (i32.eq (local.get $c) (i32.const 10)))
+        ;; An ordinary dot line: the run [r, q) moves down to w (it is there already while no dot
+        ;; was taken out), and the dot at q is skipped.
+        (if (i32.ne (local.get $w) (local.get $r))
+          (then (memory.copy (local.get $w) (local.get $r) (i32.sub (local.get $q) (local.get $r)))))
+        (local.set $w (i32.add (local.get $w) (i32.sub (local.get $q) (local.get $r))))
+        (local.set $r (i32.add (local.get $q) (i32.const 1)))
+        (br $next)))
+    (i32.store (i32.const 0) (local.get $w))
+    (i32.store (i32.const 4) (local.get $r))
+    (local.get $q))
 )

@@ -15,7 +15,16 @@ export interface MessageBodyPlan {
   readonly collect: boolean
   /** Scans the header block for `headers` listeners, or null. */
   readonly headers: HeaderScanner | null
+  /** The `dataChunk` batch size (options.chunkSize); 64 KiB when not given. */
+  readonly chunkSize?: number
 }
+
+/**
+ * Arena sizes: room for the rest of the read at hand (so a small message is one piece of its own
+ * length), and at least twice the last arena, up to MOST_ARENA or 4 chunkSize.
+ */
+const FIRST_ARENA = 1024
+const MOST_ARENA = 256 * 1024
 
 /** The state of one message body while it is read; its reader (commands/data.ts) is the only writer. */
 export class MessageBody {
@@ -28,6 +37,14 @@ export class MessageBody {
   private batchMore: Buffer[] | null = null
   /** Octets in the batch. */
   batchLength = 0
+  private readonly chunkSize: number
+  // The arena: octets append() copied out of the decoder's scratch memory (unstuffed dot lines),
+  // and small pieces that follow them, go one after another into this buffer, so consecutive
+  // ones make one growing piece, which is a batch (a view) once it is chunkSize long. Nothing in
+  // it is written twice: a piece given out stays as it is.
+  private arena: Buffer | null = null
+  /** Where the next octets go in the arena. */
+  private arenaAt = 0
   /** The whole message, when it is being collected for `message.body`. */
   readonly collected: Buffer[] | null
   /** Octets in `collected`, kept as it grows: `bufferedInput` may be asked after every read. */
@@ -47,10 +64,47 @@ export class MessageBody {
     this.streaming = plan.streaming
     this.collected = plan.collect ? [] : null
     this.headers = plan.headers
+    this.chunkSize = plan.chunkSize ?? 64 * 1024
+  }
+
+  /**
+   * Takes decoded octets that are not to be kept where they are (`source` is scratch memory): the
+   * same as add() with a copy of them, made into the arena, where they lengthen the batch's last
+   * piece when it ends there, so a read with many dot lines is one piece, not one per line.
+   * `more`: how much more of the read at hand may follow (room is made for it).
+   */
+  append(source: Uint8Array, from: number, to: number, more = 0): void {
+    const length = to - from
+    if (length <= 0) return
+    const keep = this.streaming || this.collected !== null
+    if (!keep) {
+      // Only the header scanner wants them, and it keeps views: a copy of its own.
+      if (this.headers && !this.headers.done && this.headers.take(Buffer.from(source.subarray(from, to)))) this.headersReady = true
+      return
+    }
+    const at = this.room(length, more)
+    const arena = this.arena as Buffer
+    arena.set(source.subarray(from, to), at)
+    this.arenaAt = at + length
+    this.taken(arena, at, length)
   }
 
   /** Passes decoded octets on to the header scanner, the chunk batch and the collection. */
   add(piece: Buffer): void {
+    // A small piece after an arena piece still open at its end (a line ending put back, the rest
+    // of a read after its last dot line) joins it: the batch would copy it anyway.
+    if (this.streaming && this.arena !== null && piece.length < this.chunkSize && this.openTail() !== null) {
+      const at = this.room(piece.length, 0)
+      const arena = this.arena
+      arena.set(piece, at)
+      this.arenaAt = at + piece.length
+      this.taken(arena, at, piece.length)
+      return
+    }
+    this.addPiece(piece)
+  }
+
+  private addPiece(piece: Buffer): void {
     if (this.headers?.take(piece)) this.headersReady = true
     if (this.streaming) {
       if (this.batchFirst === null) this.batchFirst = piece
@@ -70,7 +124,7 @@ export class MessageBody {
 
   /**
    * Takes the next `dataChunk` batch off the front of the pending pieces. A piece of at least
-   * `chunkSize` octets at the front goes out alone, as it is: a view of the input, which nothing
+   * `chunkSize` octets at the front goes out alone, as it is: a view of the input or of the arena, which nothing
    * writes into afterwards. Otherwise pieces are copied into one new Buffer (they never lie side by
    * side: a read ends between them, a stuffed dot was taken out, or one is the Received header or a
    * normalised line ending) until it holds `chunkSize` octets; the piece that crosses that mark is
@@ -117,6 +171,84 @@ export class MessageBody {
     return batch
   }
 
+  /** The batch's last piece when it ends where the arena's next octets go (so it can grow), else null. */
+  private openTail(): Buffer | null {
+    const arena = this.arena
+    if (arena === null) return null
+    const more = this.batchMore
+    const last = more !== null ? more[more.length - 1] : this.batchFirst
+    if (last === null || last === undefined || last.buffer !== arena.buffer || last.byteOffset + last.length !== arena.byteOffset + this.arenaAt) return null
+    return last
+  }
+
+  /**
+   * Where `length` octets go in the arena: at its end, or at the start of a new one when they do
+   * not fit (with room for `more` after them). A short batch piece still open at the old one's end moves along (it would be copied
+   * into its batch anyway), so the batch's piece keeps growing.
+   */
+  private room(length: number, more: number): number {
+    const old = this.arena
+    if (old !== null && old.length - this.arenaAt >= length) return this.arenaAt
+    const tail = this.streaming ? this.openTail() : null
+    const carry = tail !== null && tail.length < this.chunkSize ? tail : null
+    const need = length + (carry?.length ?? 0)
+    const most = Math.max(MOST_ARENA, 4 * this.chunkSize)
+    const size = Math.max(need, Math.min(most, Math.max(need + more, old === null ? FIRST_ARENA : old.length * 2)))
+    const arena = Buffer.allocUnsafeSlow(size)
+    this.arena = arena
+    this.arenaAt = 0
+    if (carry !== null) {
+      arena.set(carry, 0)
+      this.arenaAt = carry.length
+      this.replaceTail(arena.subarray(0, carry.length))
+    }
+    return this.arenaAt
+  }
+
+  /** Passes on `length` octets just copied to arena[at, ...): to the header scanner, the batch (growing its open last piece) and the collection. */
+  private taken(arena: Buffer, at: number, length: number): void {
+    const headers = this.headers
+    if (headers !== null && !headers.done && headers.take(arena.subarray(at, at + length))) this.headersReady = true
+    if (this.streaming) {
+      const tail = this.openTailBefore(arena, at)
+      if (tail !== null) {
+        this.replaceTail(arena.subarray(tail.byteOffset - arena.byteOffset, at + length))
+        this.batchLength += length
+      } else this.batchPush(arena.subarray(at, at + length))
+    }
+    const collected = this.collected
+    if (collected !== null) {
+      const last = collected[collected.length - 1]
+      if (last !== undefined && last.buffer === arena.buffer && last.byteOffset + last.length === arena.byteOffset + at) {
+        collected[collected.length - 1] = arena.subarray(last.byteOffset - arena.byteOffset, at + length)
+      } else collected.push(arena.subarray(at, at + length))
+      this.collectedLength += length
+    }
+  }
+
+  /** The batch's last piece when it ends at arena[at], else null. */
+  private openTailBefore(arena: Buffer, at: number): Buffer | null {
+    const more = this.batchMore
+    const last = more !== null ? more[more.length - 1] : this.batchFirst
+    if (last === null || last === undefined || last.buffer !== arena.buffer || last.byteOffset + last.length !== arena.byteOffset + at) return null
+    return last
+  }
+
+  private replaceTail(piece: Buffer): void {
+    const more = this.batchMore
+    if (more !== null) more[more.length - 1] = piece
+    else this.batchFirst = piece
+  }
+
+  private batchPush(piece: Buffer): void {
+    if (this.batchFirst === null) this.batchFirst = piece
+    else if (this.batchMore === null) {
+      this.batchMore = new Array<Buffer>()
+      this.batchMore.push(piece)
+    } else this.batchMore.push(piece)
+    this.batchLength += piece.length
+  }
+
   /** Drops batchMore[0, count) and makes `rest` (or else the next piece) the first one. */
   private shift(more: Buffer[], count: number, rest: Buffer | null): void {
     if (rest === null) rest = count < more.length ? (more[count++] as Buffer) : null
@@ -129,6 +261,7 @@ export class MessageBody {
   stop(): void {
     this.decoder.discard()
     this.clearBatch()
+    this.arena = null
     if (this.collected) this.collected.length = 0
     this.collectedLength = 0
     this.headersReady = false

@@ -2,7 +2,7 @@ import { expect } from 'chai'
 import { spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { DotDecoder, type DotDecoderOptions, type LineEndingPolicy } from '../lib/dot-decoder.js'
+import { DotDecoder, type DotDecoderOptions, type LineEndingPolicy, type PieceSink } from '../lib/dot-decoder.js'
 import { LINE_SCAN_WASM } from '../lib/line-scan-wasm.js'
 import { lineScanner, WINDOW } from '../lib/line-scan.js'
 import { ReferenceDotDecoder } from './helpers/reference-dot-decoder.js'
@@ -19,6 +19,20 @@ function expectedFind(view: Buffer, from: number, dots: boolean): number {
     if (dots && b === 0x2e && view[p - 1] === 0x0a) return p
   }
   return view.length
+}
+
+/**
+ * What unstuff() stops at: find()'s answer, except that an ordinary dot line (followed, inside the
+ * window, by an octet that is neither CR nor LF, and not at `from`) does not stop it.
+ */
+function expectedFindUnstuffing(view: Buffer, from: number, windowEnd: number): number {
+  for (let p = from; ; ) {
+    const found = expectedFind(view, p, true)
+    if (found >= windowEnd) return found
+    const ordinary = view[found] === 0x2e && found !== from && found + 1 < windowEnd && view[found + 1] !== 0x0d && view[found + 1] !== 0x0a
+    if (!ordinary) return found
+    p = found + 1
+  }
 }
 
 /** Text rich in what the decoder decides on: CR, LF, dots, CRLF.CRLF, and plain runs between them. */
@@ -53,15 +67,30 @@ interface Run {
 interface Decoder {
   done: boolean
   fault: string | null
-  decode(input: Buffer, start: number, end: number, out: Buffer[]): number
+  decode(input: Buffer, start: number, end: number, out: PieceSink): number
+}
+
+/**
+ * A sink that takes octets from the scanner's memory too (as the body reader does), so the
+ * decoder unstuffs dot lines in the module: it keeps a copy, and scribbles over the octets it was
+ * given once it has them, as the next window would, so a view kept by mistake shows up.
+ */
+class AppendingSink extends Array<Buffer> implements PieceSink {
+  appended = 0
+  append(source: Uint8Array, from: number, to: number): void {
+    this.push(Buffer.from(source.subarray(from, to)))
+    this.appended++
+    source.fill(0x21, from, to)
+  }
 }
 
 /**
  * Feeds `pieces` as the engine would: each piece inside a larger buffer with octets before and
- * after it (BDAT's next command, say), decoding only [start, end).
+ * after it (BDAT's next command, say), decoding only [start, end). With `appending`, the sink
+ * takes unstuffed octets out of the scanner's memory (the fast lane); else it is an array.
  */
-function run(decoder: Decoder, pieces: readonly Buffer[], random: Random): Run {
-  const out: Buffer[] = []
+function run(decoder: Decoder, pieces: readonly Buffer[], random: Random, appending = false): Run {
+  const out: Buffer[] = appending ? new AppendingSink() : []
   const calls: Run['calls'] = []
   for (const piece of pieces) {
     const before = Buffer.from('\r\n.\r'.slice(0, random.int(5)), 'latin1')
@@ -77,8 +106,9 @@ function run(decoder: Decoder, pieces: readonly Buffer[], random: Random): Run {
 function agree(bytes: Buffer, options: DotDecoderOptions, random: Random, context: string, maxPieces = 12): void {
   const pieces = random.split(bytes, maxPieces)
   const expected = run(new ReferenceDotDecoder(options), pieces, new Random(random.seed + 1))
-  const actual = run(new DotDecoder(options), pieces, new Random(random.seed + 1))
-  expect(actual, `${context} ${JSON.stringify(options)} pieces ${pieces.map((p) => p.length).join(',')}`).to.deep.equal(expected)
+  const label = `${context} ${JSON.stringify(options)} pieces ${pieces.map((p) => p.length).join(',')}`
+  expect(run(new DotDecoder(options), pieces, new Random(random.seed + 1)), label).to.deep.equal(expected)
+  expect(run(new DotDecoder(options), pieces, new Random(random.seed + 1), true), `${label} (appending sink)`).to.deep.equal(expected)
 }
 
 const POLICIES: readonly LineEndingPolicy[] = ['reject', 'normalize', 'keep']
@@ -198,10 +228,100 @@ describe('DotDecoder with the line scanner equals the per-line decoder', () => {
             const pieces = [bytes.subarray(0, k), bytes.subarray(k)]
             const random = new Random(k)
             const expected = run(new ReferenceDotDecoder(options), pieces, random)
-            const actual = run(new DotDecoder(options), pieces, new Random(k))
-            expect(actual, `${JSON.stringify(text)} split at ${k} ${JSON.stringify(options)}`).to.deep.equal(expected)
+            for (const appending of [false, true]) {
+              const actual = run(new DotDecoder(options), pieces, new Random(k), appending)
+              expect(actual, `${JSON.stringify(text)} split at ${k} ${JSON.stringify(options)} appending ${appending}`).to.deep.equal(expected)
+            }
           }
         }
+      }
+    }
+  })
+
+  it('unstuffs dot lines in the module exactly as the state machine does, at every offset around windows and blocks', () => {
+    // The first windows of a decode() call are [0, 2 KiB), [2, 6), [6, 14), [14, 30), [30, 62) KiB,
+    // then 64 KiB each; the module filters 64 octets a step and checks 16 at a time.
+    const edges = [0, 16, 63, 64, 128, 2048, 6144, 14336, 30720, 63488, 63488 + WINDOW]
+    const patterns = ['.x\r\n', '..y\r\n', '.\r\n', '.\rz\r\n', '.\nw\r\n', '.', '.\r', '..', '.\r\n.\r\n', '.a\r\n.b\r\n']
+    const seed = specSeed()
+    const random = new Random(seed)
+    let appended = 0
+    for (const edge of edges) {
+      for (let delta = -3; delta <= 3; delta++) {
+        const at = edge + delta
+        if (at < 0) continue
+        for (const pattern of patterns) {
+          // Clean lines (some dot-stuffed) up to `at`, where a line starts with the pattern's dot.
+          const before = at === 0 ? '' : at === 1 ? '\n' : `${'.q\r\n'.repeat(Math.floor((at - 2) / 4) % 3)}`.padEnd(at - 2, 'k') + '\r\n'
+          const text = `${before}${pattern}${random.int(2) === 0 ? 'more\r\n..dot\r\n.\r\n' : ''}`
+          const bytes = Buffer.from(text, 'latin1')
+          for (const policy of ['reject', 'normalize'] as const) {
+            const options = { lineEndings: policy, maxTextLineLength: 0, dotStuffed: true }
+            const whole = [bytes]
+            const expected = run(new ReferenceDotDecoder(options), whole, new Random(at))
+            const sink = new Random(at)
+            const actual = run(new DotDecoder(options), whole, sink, true)
+            expect(actual, `seed ${seed} dot at ${at} pattern ${JSON.stringify(pattern)} ${policy}`).to.deep.equal(expected)
+            agree(bytes, options, new Random(random.int(2 ** 31)), `seed ${seed} dot at ${at} pattern ${JSON.stringify(pattern)}`, 4)
+            appended++
+          }
+        }
+      }
+    }
+    expect(appended).to.be.greaterThan(1000)
+  })
+
+  it('takes the unstuffed octets out of the module once a window, not once a dot line', () => {
+    // The bench's message shape: a dot line every 13 lines of 78 octets.
+    const line = (n: number): string => `${n % 13 === 5 ? '.' : 'x'}${'y'.repeat(75)}\r\n`
+    let text = ''
+    for (let n = 0; text.length < 4 * WINDOW; n++) text += line(n)
+    const bytes = Buffer.from(`${text}.\r\n`, 'latin1')
+    const options = { lineEndings: 'reject', maxTextLineLength: 0, dotStuffed: true } as const
+    const decoder = new DotDecoder(options)
+    const sink = new AppendingSink()
+    for (let at = 0; at < bytes.length && !decoder.done; at += WINDOW) decoder.decode(bytes, at, Math.min(bytes.length, at + WINDOW), sink)
+    expect(decoder.done).to.equal(true)
+    const reference = new ReferenceDotDecoder(options)
+    const pieces: Buffer[] = []
+    reference.decode(bytes, 0, bytes.length, pieces)
+    expect(Buffer.concat(sink).equals(Buffer.concat(pieces))).to.equal(true)
+    // About 260 dot lines in 4 reads: the reference makes a piece for each, the module's lane a
+    // few per read (one a window, and the clean rest after a window's last dot line).
+    expect(pieces.length).to.be.greaterThan(250)
+    expect(sink.appended).to.be.greaterThan(0)
+    expect(sink.length).to.be.lessThan(60)
+  })
+
+  it('LineScanner.unstuff(): output, stop and resume point equal an octet-at-a-time model', () => {
+    const scanner = lineScanner()
+    if (!scanner) throw new Error('no scanner')
+    const seed = specSeed()
+    const random = new Random(seed)
+    for (let round = 0; round < 400; round++) {
+      const view = round % 10 === 0 ? mostlyClean(random, WINDOW + random.int(1000), 3) : Buffer.from(noisyText(random, random.int(80)), 'latin1')
+      scanner.reset()
+      let from = random.int(Math.min(view.length + 1, 50))
+      for (let step = 0; step < 40 && from < view.length; step++) {
+        const found = scanner.unstuff(view, from)
+        const windowEnd = scanner.windowEnd
+        // The model: the first octet find() reports from `from`, within the window; every dot
+        // after a CRLF before it, not at `from`, followed inside the window by neither CR nor LF,
+        // is taken out; the output runs to just after the last one.
+        const stop = Math.min(expectedFindUnstuffing(view, from, windowEnd), windowEnd)
+        const context = `seed ${seed} round ${round} from ${from} window end ${windowEnd}`
+        expect(found, context).to.equal(stop)
+        let last = from
+        const kept: number[] = []
+        for (let p = from; p < found; p++) {
+          if (view[p] === 0x2e && view[p - 1] === 0x0a && p !== from && p + 1 < windowEnd && view[p + 1] !== 0x0d && view[p + 1] !== 0x0a) {
+            for (let k = last; k < p; k++) kept.push(view[k] ?? 0)
+            last = p + 1
+          }
+        }
+        expect(scanner.unstuffedTo, context).to.equal(last)
+        expect([...scanner.memory.subarray(scanner.outFrom, scanner.outTo)], context).to.deep.equal(kept)
+        from = found + (found < windowEnd ? 1 + random.int(3) : 0)
       }
     }
   })

@@ -1,7 +1,9 @@
 import { expect } from 'chai'
+import { HeaderScanner } from '../lib/header-scanner.js'
 import { MessageBody } from '../lib/message-body.js'
 import { SmtpProtocol, type SmtpOptions } from '../lib/index.js'
 import { Random, specSeed } from './helpers/random.js'
+import { ReferenceDotDecoder } from './helpers/reference-dot-decoder.js'
 
 /** An in-memory session past RCPT (and DATA unless `data` is false), its dataChunk batches in `chunks`. */
 function dataSession(options: Partial<SmtpOptions> = {}, data = true): { smtp: SmtpProtocol; chunks: Buffer[] } {
@@ -43,6 +45,18 @@ describe('MessageBody', () => {
     smtp.feed(Buffer.from(text.slice(2000) + '.\r\n'))
     expect(chunks).to.have.length(1)
     expect(chunks[0]?.toString()).to.equal(text)
+  })
+
+  it('keeps its own copy of appended octets for the header scanner when nothing else keeps them', () => {
+    const body = new MessageBody({ ...plan, collect: false, headers: new HeaderScanner(1000) })
+    const scratch = new Uint8Array(Buffer.from('..Subject: a\r\n\r\nbody'))
+    body.append(scratch, 2, 14)
+    body.append(scratch, 14, 14)
+    scratch.fill(0x21)
+    body.append(Buffer.from('\r\n'), 0, 2)
+    expect(body.headersReady).to.equal(true)
+    expect(body.headers?.headers().toString()).to.equal('Subject: a\r\n\r\n')
+    expect(body.batchLength + body.collectedLength).to.equal(0)
   })
 
   it('is what bufferedInput reports while a collected message is read', () => {
@@ -175,6 +189,54 @@ describe('MessageBody', () => {
         const context = `seed ${seed} round ${round} ${bdat ? 'BDAT' : 'DATA'} chunkSize ${chunkSize} reads ${pieces.join(',')}`
         expect(chunks.map((c) => c.length), context).to.deep.equal(expectedBatches(pieces, chunkSize))
         expect(Buffer.concat(chunks).equals(message), context).to.equal(true)
+      }
+    })
+
+    it('with dot lines unstuffed in the module: batches of at least chunkSize but the last, never changed once given, the exact message in chunks, body and headers', () => {
+      const seed = specSeed()
+      const random = new Random(seed)
+      for (let round = 0; round < 40; round++) {
+        const chunkSize = random.pick([16, 100, 1000, 4096, 65536])
+        const lineEndings = random.pick(['reject', 'normalize'] as const)
+        const lines: string[] = ['Subject: x', `X-Round: ${round}`, '']
+        const count = random.int(random.int(2) === 0 ? 60 : 3000)
+        for (let n = 0; n < count; n++) {
+          const kind = random.int(20)
+          const text = 'w'.repeat(random.int(90))
+          // Dot-stuffed lines (the client's '..' and '.x'), now and then a bare ending near one under normalize.
+          lines.push(kind < 3 ? `..${text}` : kind < 5 ? `.${text}x` : kind === 5 && lineEndings === 'normalize' ? `${text}\n.${text}` : text)
+        }
+        const input = Buffer.from(`${lines.join('\r\n')}\r\n.\r\n`, 'latin1')
+        const reference = new ReferenceDotDecoder({ lineEndings, maxTextLineLength: 0, dotStuffed: true })
+        const expectedPieces: Buffer[] = []
+        reference.decode(input, 0, input.length, expectedPieces)
+        const expected = Buffer.concat(expectedPieces)
+        const collect = random.int(2) === 0
+        const chunks: Buffer[] = []
+        const snapshots: Buffer[] = []
+        let body: Buffer | null = null
+        let headers: Buffer | null = null
+        const smtp = new SmtpProtocol({ domain: 'mx.test', collectBody: collect, chunkSize, lineEndings, addReceivedHeader: random.int(2) === 0 })
+        smtp.on('dataChunk', ({ chunk }) => {
+          chunks.push(chunk)
+          snapshots.push(Buffer.from(chunk))
+        })
+        smtp.on('headers', ({ headers: h }) => void (headers = h))
+        smtp.on('message', ({ body: b }) => void (body = b))
+        smtp.open({ write: () => true, end: () => undefined })
+        smtp.feed(Buffer.from('EHLO c.test\r\nMAIL FROM:<a@example.net>\r\nRCPT TO:<b@example.org>\r\nDATA\r\n'))
+        for (const read of random.split(input, 30)) smtp.feed(read)
+        const context = `seed ${seed} round ${round} chunkSize ${chunkSize} ${lineEndings} collect ${collect}`
+        const all = Buffer.concat(chunks)
+        // A Received header may come first.
+        const received = all.length - expected.length
+        expect(received, context).to.be.at.least(0)
+        expect(all.subarray(received).equals(expected), context).to.equal(true)
+        chunks.slice(0, -1).forEach((c) => expect(c.length, context).to.be.at.least(chunkSize))
+        chunks.forEach((c, i) => expect(c.equals(snapshots[i] as Buffer), `${context} batch ${i} changed`).to.equal(true))
+        if (collect) expect((body as Buffer | null)?.equals(all), context).to.equal(true)
+        const blank = all.indexOf('\r\n\r\n')
+        expect((headers as Buffer | null)?.toString('latin1'), context).to.equal(all.subarray(0, blank + 4).toString('latin1'))
       }
     })
   })

@@ -10,7 +10,7 @@ const TARGET = new URL('../lib/line-scan-wasm.ts', import.meta.url)
 
 /** The module's bytes for the .wat source text. */
 export async function assemble(text) {
-  const module = (await wabt()).parseWat('line-scan.wat', text, { simd: true })
+  const module = (await wabt()).parseWat('line-scan.wat', text, { simd: true, bulk_memory: true })
   try {
     module.validate()
     return Buffer.from(module.toBinary({}).buffer)

@@ -33,6 +33,7 @@ function newBody(host: Host, transaction: TransactionState, dotStuffed: boolean)
     streaming,
     collect: options.collectBody === 'auto' ? !streaming : options.collectBody,
     headers: options.maxHeaderSize > 0 && host.hasListeners('headers') ? new HeaderScanner(options.maxHeaderSize) : null,
+    chunkSize: options.chunkSize,
   })
   transaction.bodyStarted(body)
   if (options.addReceivedHeader) body.add(Buffer.from(formatReceivedHeader(host.session.info, transaction, options.domain)))
@@ -127,6 +128,21 @@ class BodyReader implements InputReader, PieceSink {
     }
     transaction.received(piece.length)
     body.add(piece)
+  }
+
+  /** Takes decoded octets from the decoder's scratch memory (unstuffed dot lines): as push(), copied. */
+  append(source: Uint8Array, from: number, to: number, more: number): void {
+    const { body, transaction } = this
+    const length = to - from
+    const max = this.host.options.maxMessageSize
+    if (max > 0 && transaction.size + length > max) {
+      transaction.overLimit(max)
+      body.tooBig = true
+      body.stop()
+      return
+    }
+    transaction.received(length)
+    body.append(source, from, to, more)
   }
 
   /** Fires `headers`; false while its listeners are still deciding. */
