@@ -151,4 +151,21 @@ describe('bench: compare report', () => {
     expect(text).to.include('  target: BDAT: smtpwire bytes/s ≥ 0.80× raw sink: not measured\n')
     expect(text).not.to.include('one connection per message')
   })
+
+  it('measures a connection per message against the same bars, not as a target', () => {
+    const result: CompareResult = {
+      machine: 'test machine',
+      repeat: 1,
+      malloc: 'default',
+      loads: { 'source-per-connection': { messages: 5000, sessions: 50, size: 4096 } },
+      largeSize: 256 * MiB,
+      notes: [],
+      small: [small('smtpwire', 'source-per-connection', 293, 2781), small('raw', 'source-per-connection', 354, 1398), small('smtp-sink', 'source-per-connection', 222, 3529)],
+      large: [],
+    }
+    const text = formatCompare(result)
+    expect(text).to.include('glibc malloc as it comes')
+    expect(text).to.include("  beyond the targets: smtp-source, a connection per message: smtpwire CPU/msg below smtp-sink's: NOT MET (293 vs 222 µs, 1.32×)\n")
+    expect(text).not.to.include('target: smtp-source, a connection per message')
+  })
 })
