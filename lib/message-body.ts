@@ -82,40 +82,16 @@ export class MessageBody {
       if (this.headers && !this.headers.done && this.headers.take(Buffer.from(source.subarray(from, to)))) this.headersReady = true
       return
     }
-    const at = this.room(length, more)
-    const arena = this.arena as Buffer
-    arena.set(source.subarray(from, to), at)
-    this.arenaAt = at + length
-    this.taken(arena, at, length)
+    this.copyIn(source.subarray(from, to), more)
   }
 
   /** Passes decoded octets on to the header scanner, the chunk batch and the collection. */
   add(piece: Buffer): void {
     // A small piece after an arena piece still open at its end (a line ending put back, the rest
     // of a read after its last dot line) joins it: the batch would copy it anyway.
-    if (this.streaming && this.arena !== null && piece.length < this.chunkSize && this.openTail() !== null) {
-      const at = this.room(piece.length, 0)
-      const arena = this.arena
-      arena.set(piece, at)
-      this.arenaAt = at + piece.length
-      this.taken(arena, at, piece.length)
-      return
-    }
-    this.addPiece(piece)
-  }
-
-  private addPiece(piece: Buffer): void {
+    if (this.streaming && piece.length < this.chunkSize && this.openTail() !== null) return this.copyIn(piece, 0)
     if (this.headers?.take(piece)) this.headersReady = true
-    if (this.streaming) {
-      if (this.batchFirst === null) this.batchFirst = piece
-      else if (this.batchMore === null) {
-        // new Array() starts with room for four (V8); [piece] has room for one, then grows to 17 at
-        // the next push (a 4 KiB message with a few dot lines is five or so pieces).
-        this.batchMore = new Array<Buffer>()
-        this.batchMore.push(piece)
-      } else this.batchMore.push(piece)
-      this.batchLength += piece.length
-    }
+    if (this.streaming) this.batchPush(piece)
     if (this.collected) {
       this.collected.push(piece)
       this.collectedLength += piece.length
@@ -173,12 +149,16 @@ export class MessageBody {
 
   /** The batch's last piece when it ends where the arena's next octets go (so it can grow), else null. */
   private openTail(): Buffer | null {
-    const arena = this.arena
-    if (arena === null) return null
-    const more = this.batchMore
-    const last = more !== null ? more[more.length - 1] : this.batchFirst
-    if (last === null || last === undefined || last.buffer !== arena.buffer || last.byteOffset + last.length !== arena.byteOffset + this.arenaAt) return null
-    return last
+    return this.arena === null ? null : this.openTailBefore(this.arena, this.arenaAt)
+  }
+
+  /** Copies `bytes` to the arena's end (a new arena when they do not fit; room for `more` after them) and passes them on. */
+  private copyIn(bytes: Uint8Array, more: number): void {
+    const at = this.room(bytes.length, more)
+    const arena = this.arena as Buffer
+    arena.set(bytes, at)
+    this.arenaAt = at + bytes.length
+    this.taken(arena, at, bytes.length)
   }
 
   /**
@@ -243,6 +223,8 @@ export class MessageBody {
   private batchPush(piece: Buffer): void {
     if (this.batchFirst === null) this.batchFirst = piece
     else if (this.batchMore === null) {
+      // new Array() starts with room for four (V8); [piece] has room for one, then grows to 17 at
+      // the next push (a 4 KiB message with a few dot lines is five or so pieces).
       this.batchMore = new Array<Buffer>()
       this.batchMore.push(piece)
     } else this.batchMore.push(piece)
