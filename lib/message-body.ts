@@ -20,11 +20,14 @@ export interface MessageBodyPlan {
 }
 
 /**
- * Arena sizes: room for the rest of the read at hand (so a small message is one piece of its own
- * length), and at least twice the last arena, up to MOST_ARENA or 4 chunkSize.
+ * Arena sizes: the first of a body twice what it needs, each next one at least twice the last, up
+ * to MOST_ARENA or 4 chunkSize; once a body has put LONG_BODY octets in arenas, also room for the
+ * rest of the read at hand. Not before: in a read of pipelined messages "the rest of the read" is
+ * mostly other messages, and each small message then held an arena of up to 256 KiB (a listener
+ * keeping chunks of 6-octet messages pinned 32 KiB each).
  */
-const FIRST_ARENA = 1024
 const MOST_ARENA = 256 * 1024
+const LONG_BODY = 16 * 1024
 
 /** The state of one message body while it is read; its reader (commands/data.ts) is the only writer. */
 export class MessageBody {
@@ -45,6 +48,8 @@ export class MessageBody {
   private arena: Buffer | null = null
   /** Where the next octets go in the arena. */
   private arenaAt = 0
+  /** Octets this body has copied into arenas so far. */
+  private arenaOctets = 0
   /** The whole message, when it is being collected for `message.body`. */
   readonly collected: Buffer[] | null
   /** Octets in `collected`, kept as it grows: `bufferedInput` may be asked after every read. */
@@ -158,13 +163,15 @@ export class MessageBody {
     const arena = this.arena as Buffer
     arena.set(bytes, at)
     this.arenaAt = at + bytes.length
+    this.arenaOctets += bytes.length
     this.taken(arena, at, bytes.length)
   }
 
   /**
    * Where `length` octets go in the arena: at its end, or at the start of a new one when they do
-   * not fit (with room for `more` after them). A short batch piece still open at the old one's end moves along (it would be copied
-   * into its batch anyway), so the batch's piece keeps growing.
+   * not fit (sized as the arena sizes' comment above the class says; `more` is the rest of the read). A short batch
+   * piece still open at the old one's end moves along (it would be copied into its batch anyway),
+   * so the batch's piece keeps growing.
    */
   private room(length: number, more: number): number {
     const old = this.arena
@@ -173,7 +180,8 @@ export class MessageBody {
     const carry = tail !== null && tail.length < this.chunkSize ? tail : null
     const need = length + (carry?.length ?? 0)
     const most = Math.max(MOST_ARENA, 4 * this.chunkSize)
-    const size = Math.max(need, Math.min(most, Math.max(need + more, old === null ? FIRST_ARENA : old.length * 2)))
+    const ahead = this.arenaOctets >= LONG_BODY ? more : 0
+    const size = Math.max(need, Math.min(most, Math.max(need + ahead, 2 * (old === null ? need : old.length))))
     const arena = Buffer.allocUnsafeSlow(size)
     this.arena = arena
     this.arenaAt = 0

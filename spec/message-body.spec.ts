@@ -59,6 +59,20 @@ describe('MessageBody', () => {
     expect(body.batchLength + body.collectedLength).to.equal(0)
   })
 
+  it('gives each pipelined small message with dot lines an arena of its own size, not one as long as the rest of the read', () => {
+    // A listener that keeps chunks keeps their arenas: sized by the rest of a 64 KiB read of
+    // pipelined messages, 6-octet bodies held 32 KiB each.
+    const { smtp, chunks } = dataSession({ addReceivedHeader: false }, false)
+    const bodies = ['a\r\n..x\r\n', 'line one\r\n..dot\r\nline three\r\n'.repeat(40), `${'x'.repeat(70)}\r\n..${'y'.repeat(70)}\r\n`]
+    const transaction = (body: string): string => `MAIL FROM:<a@example.net>\r\nRCPT TO:<b@example.org>\r\nDATA\r\n${body}.\r\n`
+    const read = Array.from({ length: 300 }, (_, i) => transaction(bodies[i % 3] ?? '')).join('')
+    expect(read.length).to.be.above(64 * 1024)
+    smtp.feed(Buffer.from(read.slice(read.indexOf('\r\n') + 2))) // the session is past MAIL already: skip one
+    const expected = Array.from({ length: 300 }, (_, i) => (bodies[i % 3] ?? '').replaceAll('\r\n..', '\r\n.'))
+    expect(chunks.map((chunk) => chunk.toString())).to.deep.equal(expected)
+    for (const chunk of chunks) expect(chunk.buffer.byteLength, `${chunk.length} octets`).to.be.at.most(2 * chunk.length)
+  })
+
   it('is what bufferedInput reports while a collected message is read', () => {
     const smtp = new SmtpProtocol({ domain: 'mx.test' })
     smtp.open({ write: () => true, end: () => undefined })
