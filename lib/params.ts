@@ -57,16 +57,8 @@ export interface ParamExtensions {
   readonly auth: boolean
 }
 
-/** A typed result, or the catalogue reply that refuses the parameters. */
-export type ParamResult<T> = { readonly ok: true; readonly params: T } | { readonly ok: false; readonly reply: ReplyKey }
-
 // Hoisted: a regular expression literal is a new object each time it is evaluated (every SIZE=).
 const SIZE_VALUE = /^\d{1,15}$/
-
-/** A typed result as parseMailParams and parseRcptParams give it: the params, or a refusal. */
-function result<T extends object>(read: T | ReplyKey): ParamResult<T> {
-  return typeof read === 'string' ? { ok: false, reply: read } : { ok: true, params: read }
-}
 
 function hasDuplicate(raw: RawParams): boolean {
   // Most MAIL and RCPT lines carry one parameter or none: no Set for them.
@@ -79,12 +71,10 @@ function hasDuplicate(raw: RawParams): boolean {
   return false
 }
 
-/** Types and checks MAIL FROM parameters: 555 for unknown or disabled ones, 501 for bad values. */
-export function parseMailParams(raw: RawParams, ext: ParamExtensions): ParamResult<MailParams> {
-  return result(mailParams(raw, ext))
-}
-
-/** parseMailParams() without the result object (one per MAIL): the params, or the refusal's reply. */
+/**
+ * Types and checks MAIL FROM parameters: the params, or the catalogue reply that refuses them (555
+ * for unknown or disabled ones, 501 for bad values). No result object: one per MAIL.
+ */
 export function mailParams(raw: RawParams, ext: ParamExtensions): MailParams | ReplyKey {
   if (hasDuplicate(raw)) return 'duplicateParameter'
   let size: number | null = null
@@ -153,12 +143,10 @@ function parseNotify(value: string): DsnNotify[] | null {
   return items as DsnNotify[]
 }
 
-/** Types and checks RCPT TO parameters: 555 for unknown or disabled ones, 501 for bad values. */
-export function parseRcptParams(raw: RawParams, ext: ParamExtensions): ParamResult<RcptParams> {
-  return result(rcptParams(raw, ext))
-}
-
-/** parseRcptParams() without the result object (one per RCPT): the params, or the refusal's reply. */
+/**
+ * Types and checks RCPT TO parameters: the params, or the catalogue reply that refuses them (555
+ * for unknown or disabled ones, 501 for bad values). No result object: one per RCPT.
+ */
 export function rcptParams(raw: RawParams, ext: ParamExtensions): RcptParams | ReplyKey {
   if (hasDuplicate(raw)) return 'duplicateParameter'
   let notify: DsnNotify[] | null = null

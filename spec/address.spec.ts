@@ -6,11 +6,18 @@ import {
   isDomainOrLiteral,
   isIPv4,
   isIPv6,
-  parsePath,
+  readPath,
   type Mailbox,
 } from '../lib/address.js'
 
-/** The mailbox parsePath gives: `address` as sent, the unquoted local part, the domain as sent. */
+/** readPath()'s answer as one value to compare: the mailbox and where the path ended, or why not. */
+function parsePath(s: string, at: number, allowNull: boolean, allowPostmaster = false): object {
+  const cursor = { end: 0 }
+  const read = readPath(s, at, allowNull, allowPostmaster, cursor)
+  return typeof read === 'string' ? { ok: false, reason: read } : { ok: true, mailbox: read, end: cursor.end }
+}
+
+/** The mailbox readPath gives: `address` as sent, the unquoted local part, the domain as sent. */
 function box(address: string, localPart: string, domain: string, isUtf8 = false): Mailbox {
   return { address, localPart, domain, isUtf8 }
 }
@@ -22,7 +29,7 @@ function plain(localPart: string, domain: string, isUtf8 = false): Mailbox {
 
 const SPECIALS = "!#$%&'*+-/=?^_`{|}~"
 
-describe('parsePath', () => {
+describe('readPath', () => {
   describe('valid paths', () => {
     const cases: Array<[name: string, mailbox: Mailbox]> = [
       ['a dot-string', plain('user.name+tag', 'example.org')],

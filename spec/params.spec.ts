@@ -1,13 +1,13 @@
 import { expect } from 'chai'
-import {
-  parseMailParams,
-  parseRcptParams,
-  type MailParams,
-  type ParamExtensions,
-  type RcptParams,
-} from '../lib/params.js'
+import { mailParams, rcptParams, type MailParams, type ParamExtensions, type RcptParams } from '../lib/params.js'
 import type { RawParams } from '../lib/parser.js'
 import type { ReplyKey } from '../lib/replies.js'
+
+/** The params, or the reply that refuses them, as one value to compare. */
+type Typed<T> = { ok: true; params: T } | { ok: false; reply: ReplyKey }
+const typed = <T extends object>(read: T | ReplyKey): Typed<T> => (typeof read === 'string' ? { ok: false, reply: read } : { ok: true, params: read })
+const parseMailParams = (raw: RawParams, ext: ParamExtensions): Typed<MailParams> => typed(mailParams(raw, ext))
+const parseRcptParams = (raw: RawParams, ext: ParamExtensions): Typed<RcptParams> => typed(rcptParams(raw, ext))
 
 const ALL_ON: ParamExtensions = {
   size: true,

@@ -1,6 +1,6 @@
 import { expect } from 'chai'
 import sinon from 'sinon'
-import { parsePath, type Mailbox } from '../lib/address.js'
+import { readPath, type Mailbox } from '../lib/address.js'
 import { addressLiteral, formatReceivedHeader, rfc5322Date, withKeyword } from '../lib/received.js'
 import { newSession } from '../lib/session.js'
 import type { SessionFacts, SessionState, TlsInfo, TransactionInfo } from '../lib/session-info.js'
@@ -18,9 +18,9 @@ function session(
 }
 
 function mailbox(address: string): Mailbox {
-  const path = parsePath(`<${address}>`, 0, false)
-  if (!path.ok || !path.mailbox) throw new Error(`not a mailbox: ${address}`)
-  return path.mailbox
+  const path = readPath(`<${address}>`, 0, false, false, { end: 0 })
+  if (path === null || typeof path === 'string') throw new Error(`not a mailbox: ${address}`)
+  return path
 }
 
 function transaction(id: string, recipients: readonly string[]): TransactionInfo {

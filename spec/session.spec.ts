@@ -5,7 +5,7 @@ import { expect } from 'chai'
 import { readdirSync, readFileSync } from 'node:fs'
 import { join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { parsePath, type Mailbox } from '../lib/address.js'
+import { readPath, type Mailbox } from '../lib/address.js'
 import { MessageBody } from '../lib/message-body.js'
 import type { MailParams } from '../lib/params.js'
 import { newSession, Session, type TransactionState } from '../lib/session.js'
@@ -16,9 +16,9 @@ const TLS: TlsInfo = { protocol: 'TLSv1.3', cipher: 'TLS_AES_128_GCM_SHA256', se
 const PARAMS = {} as MailParams
 
 function mailbox(text: string): Mailbox {
-  const parsed = parsePath(`<${text}>`, 0, false)
-  if (!parsed.ok || !parsed.mailbox) throw new Error(`not a mailbox: ${text}`)
-  return parsed.mailbox
+  const parsed = readPath(`<${text}>`, 0, false, false, { end: 0 })
+  if (parsed === null || typeof parsed === 'string') throw new Error(`not a mailbox: ${text}`)
+  return parsed
 }
 
 function recorded(): { session: Session; ended: Array<[TransactionEndReason, TransactionState | null]> } {
