@@ -116,33 +116,30 @@ class BodyReader implements InputReader, PieceSink {
 
   /** Takes one decoded piece from the decoder. */
   push(piece: Buffer): void {
-    const { body, transaction } = this
-    const max = this.host.options.maxMessageSize
-    // Never hold more than the limit: past it, the body is only read to its end, and the size
-    // stops at the limit. stop() discards the decoder's output, so no piece follows this one.
-    if (max > 0 && transaction.size + piece.length > max) {
-      transaction.overLimit(max)
-      body.tooBig = true
-      body.stop()
-      return
-    }
-    transaction.received(piece.length)
-    body.add(piece)
+    if (this.admit(piece.length)) this.body.add(piece)
   }
 
   /** Takes decoded octets from the decoder's scratch memory (unstuffed dot lines): as push(), copied. */
   append(source: Uint8Array, from: number, to: number, more: number): void {
+    if (this.admit(to - from)) this.body.append(source, from, to, more)
+  }
+
+  /**
+   * Counts `length` more octets of the message; false when they would pass the size limit. Never
+   * hold more than the limit: past it, the body is only read to its end, and the size stops at the
+   * limit. stop() discards the decoder's output, so nothing follows a refusal.
+   */
+  private admit(length: number): boolean {
     const { body, transaction } = this
-    const length = to - from
     const max = this.host.options.maxMessageSize
     if (max > 0 && transaction.size + length > max) {
       transaction.overLimit(max)
       body.tooBig = true
       body.stop()
-      return
+      return false
     }
     transaction.received(length)
-    body.append(source, from, to, more)
+    return true
   }
 
   /** Fires `headers`; false while its listeners are still deciding. */
