@@ -29,6 +29,11 @@ export interface MessageBodyPlan {
 const MOST_ARENA = 256 * 1024
 const LONG_BODY = 16 * 1024
 
+/** True when `piece` is a view of `arena` that ends at arena[at], so it can grow into what follows. */
+function endsAt(piece: Buffer, arena: Buffer, at: number): boolean {
+  return piece.buffer === arena.buffer && piece.byteOffset + piece.length === arena.byteOffset + at
+}
+
 /** The state of one message body while it is read; its reader (commands/data.ts) is the only writer. */
 export class MessageBody {
   readonly decoder: DotDecoder
@@ -207,7 +212,7 @@ export class MessageBody {
     const collected = this.collected
     if (collected !== null) {
       const last = collected[collected.length - 1]
-      if (last !== undefined && last.buffer === arena.buffer && last.byteOffset + last.length === arena.byteOffset + at) {
+      if (last !== undefined && endsAt(last, arena, at)) {
         collected[collected.length - 1] = arena.subarray(last.byteOffset - arena.byteOffset, at + length)
       } else collected.push(arena.subarray(at, at + length))
       this.collectedLength += length
@@ -218,8 +223,7 @@ export class MessageBody {
   private openTailBefore(arena: Buffer, at: number): Buffer | null {
     const more = this.batchMore
     const last = more !== null ? more[more.length - 1] : this.batchFirst
-    if (last === null || last === undefined || last.buffer !== arena.buffer || last.byteOffset + last.length !== arena.byteOffset + at) return null
-    return last
+    return last !== null && last !== undefined && endsAt(last, arena, at) ? last : null
   }
 
   private replaceTail(piece: Buffer): void {
