@@ -6,14 +6,17 @@
 ;;     or 0 there), or
 ;;   - an LF is not preceded by a CR (the octet at from - 1 is read, likewise), or
 ;;   - the octet `dot` follows an LF (DATA passes '.', a line that may need unstuffing or end the
-;;     data; BDAT passes LF, which is already a bare LF),
+;;     data),
 ;; and `to` when there is none. Lanes past `to` may be flagged by stale octets; they are ignored.
+;; bare(from, to) is scan() for BDAT: only the first two cases.
 ;;
 ;; Clean text is filtered 64 octets a step with two loads per 16 and no bitmask: lane i flags
 ;; (CR at i) xor (LF at i + 1), which is set for a bare CR at i and for a bare LF at i + 1, and
-;; (LF at i) and (`dot` at i + 1). So a clean block [p, p + 64) rules out every case at
+;; (for scan) (LF at i) and (`dot` at i + 1). So a clean block [p, p + 64) rules out every case at
 ;; positions p .. p + 64 except an LF or dot at p itself, which the block before it ruled out (or
 ;; `at` checks, at the start and after an exact pass). Only a flagged block gets the exact pass.
+;; bare() drops the second term (five vector operations per 16 octets instead of eight): a BDAT
+;; body has no dot lines, and an LF after an LF is already a bare LF, flagged by the first.
 (module
   ;; Two pages: a 64 KiB window at offset 16, its neighbours, and room for the last step's loads.
   (memory (export "memory") 2 2)
@@ -102,6 +105,42 @@
             (if (i32.ge_u (local.get $end) (local.get $to)) (then (return (local.get $to))))
             ;; The flag may have been for the next block's first octet, which its filter does not cover.
             (if (call $at (local.get $end) (local.get $dot)) (then (return (local.get $end))))))
+        (local.set $p (i32.add (local.get $p) (i32.const 64)))
+        (br $block)))
+    (local.get $to))
+
+  (func (export "bare") (param $from i32) (param $to i32) (result i32)
+    (local $p i32) (local $end i32) (local $q i32) (local $crs v128) (local $lfs v128)
+    (local.set $crs (i8x16.splat (i32.const 13)))
+    (local.set $lfs (i8x16.splat (i32.const 10)))
+    (local.set $p (local.get $from))
+    (if (i32.ge_u (local.get $p) (local.get $to)) (then (return (local.get $to))))
+    ;; $at and $exact with `dot` LF: an LF after an LF is bare, so they test nothing more.
+    (if (call $at (local.get $p) (i32.const 10)) (then (return (local.get $p))))
+    (block $done
+      (loop $block
+        (br_if $done (i32.ge_u (local.get $p) (local.get $to)))
+        (if (v128.any_true
+              (v128.or
+                (v128.or
+                  (v128.xor (i8x16.eq (v128.load (local.get $p)) (local.get $crs))
+                            (i8x16.eq (v128.load offset=1 (local.get $p)) (local.get $lfs)))
+                  (v128.xor (i8x16.eq (v128.load offset=16 (local.get $p)) (local.get $crs))
+                            (i8x16.eq (v128.load offset=17 (local.get $p)) (local.get $lfs))))
+                (v128.or
+                  (v128.xor (i8x16.eq (v128.load offset=32 (local.get $p)) (local.get $crs))
+                            (i8x16.eq (v128.load offset=33 (local.get $p)) (local.get $lfs)))
+                  (v128.xor (i8x16.eq (v128.load offset=48 (local.get $p)) (local.get $crs))
+                            (i8x16.eq (v128.load offset=49 (local.get $p)) (local.get $lfs))))))
+          (then
+            ;; As in scan: the exact pass says where, if in this block; else the flag was a bare LF
+            ;; just after it.
+            (local.set $end (select (i32.add (local.get $p) (i32.const 64)) (local.get $to)
+                                    (i32.lt_u (i32.add (local.get $p) (i32.const 64)) (local.get $to))))
+            (local.set $q (call $exact (local.get $p) (local.get $end) (i32.const 10)))
+            (if (i32.lt_u (local.get $q) (local.get $end)) (then (return (local.get $q))))
+            (if (i32.ge_u (local.get $end) (local.get $to)) (then (return (local.get $to))))
+            (if (call $at (local.get $end) (i32.const 10)) (then (return (local.get $end))))))
         (local.set $p (i32.add (local.get $p) (i32.const 64)))
         (br $block)))
     (local.get $to))
