@@ -118,6 +118,16 @@ describe('bench: compare', () => {
       'case 1 source-keep raw sink run 2',
       'case 1 source-keep smtp-sink (C) run 2',
     ])
+    // Case 2: every DATA run before any BDAT run, so no run pays for the other mode's garbage.
+    const large = lines.filter((line) => line.startsWith('case 2')).map((line) => line.replace(/:.*/, '').replace(/\s+/g, ' '))
+    expect(large).to.deep.equal([
+      'case 2 raw sink DATA run 1',
+      'case 2 smtp-sink (C) DATA run 1',
+      'case 2 raw sink DATA run 2',
+      'case 2 smtp-sink (C) DATA run 2',
+      'case 2 raw sink BDAT run 1',
+      'case 2 raw sink BDAT run 2',
+    ])
     const text = formatCompare(result)
     expect(text).to.include('smtp-source -d: sessions kept')
     expect(text).to.include("smtp-source without -d: one connection per message (smtp-source's default)")
