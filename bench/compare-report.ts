@@ -5,7 +5,7 @@
 import { mib } from './proc.js'
 import type { ServerKind } from './server-child.js'
 
-/** The servers: the three Node ones in server-child.ts, and Postfix's smtp-sink (C). */
+/** The servers: the Node ones in server-child.ts, and Postfix's smtp-sink (C). */
 export type ServerName = ServerKind | 'smtp-sink'
 
 /** How each server is named in the tables. */
@@ -14,6 +14,7 @@ export const LABELS: Record<ServerName, string> = {
   'smtp-server': 'smtp-server',
   raw: 'raw sink',
   'smtp-sink': 'smtp-sink (C)',
+  'smtpwire-keep': 'smtpwire keep',
 }
 
 /** Case 1's load: our pipelining driver, or smtp-source with sessions kept (-d) or one connection per message. */
@@ -219,6 +220,24 @@ export function largeTargets(results: readonly LargeResult[], octets: number): T
   return checks
 }
 
+/**
+ * Not a target: with smtpwire-keep measured too, what the bare CR/LF check costs per mode, as
+ * smtpwire's CPU over smtpwire-keep's and each over the raw sink's. The raw sink never looks at the
+ * octets, so this says how much of smtpwire's ratio is the check. Nothing when either is missing.
+ */
+export function checkShare(results: readonly LargeResult[]): string[] {
+  const lines: string[] = []
+  for (const mode of ['DATA', 'BDAT'] as const) {
+    const ours = findLarge(results, 'smtpwire', mode)
+    const keep = findLarge(results, 'smtpwire-keep', mode)
+    const raw = findLarge(results, 'raw', mode)
+    if (!ours || !keep) continue
+    const vsRaw = raw ? `; ÷ raw sink ${times(quotient(keep.serverCpuMs, raw.serverCpuMs))} without it, ${times(quotient(ours.serverCpuMs, raw.serverCpuMs))} with it` : ''
+    lines.push(`${mode}: the bare CR/LF check costs smtpwire ${times(quotient(ours.serverCpuMs, keep.serverCpuMs))} the CPU of lineEndings 'keep'${vsRaw}`)
+  }
+  return lines
+}
+
 /** Case 3's target: the whole in-memory session with the library's defaults ≥ 2 GB/s. */
 export function coreTarget(sessionBytesPerSecond: number): TargetCheck {
   const ok = Number.isFinite(sessionBytesPerSecond) ? sessionBytesPerSecond >= TARGETS.coreSessionBytesPerSecond : null
@@ -304,6 +323,7 @@ export function formatLarge(result: CompareResult): string[] {
     `case 2: one message of ${mib(result.largeSize)} MiB, our client (pipelined, DATA or one BDAT LAST chunk)`,
     ...table(header, cells).map((line) => `  ${line}`),
     ...largeTargets(result.large, result.largeSize).map((t) => `  target: ${t.line}`),
+    ...checkShare(result.large).map((line) => `  not a target: ${line}`),
   ]
 }
 

@@ -172,8 +172,9 @@ async function smallLoad(
 ): Promise<SmallResult[]> {
   const shape = settings.loads[load]
   if (!shape) return []
-  // smtp-sink only under smtp-source: our driver's pipelined load is the Node servers' case.
-  const names = settings.servers.filter((name) => name !== 'smtp-sink' || load !== 'ours')
+  // smtp-sink only under smtp-source: our driver's pipelined load is the Node servers' case. No
+  // smtpwire-keep: the bare CR/LF check is a large-message cost.
+  const names = settings.servers.filter((name) => (name !== 'smtp-sink' || load !== 'ours') && name !== 'smtpwire-keep')
   const bodies = load === 'ours' ? Array.from({ length: 1000 }, (_, id) => makeMessage(id, shape.size)) : []
   const warmUp = settings.warmUp[load] ?? []
   return withServers(names, settings, async (servers) => {
@@ -320,7 +321,7 @@ export async function runCompare(settings: CompareSettings, progress: (line: str
 
 /**
  * The command line: `[--repeat 3] [--case small|large]… [--client ours|smtp-source]…
- * [--server smtpwire|smtp-server|raw|smtp-sink]… [--messages 10000] [--sessions 20] [--size 4096]
+ * [--server smtpwire|smtp-server|raw|smtp-sink|smtpwire-keep]… [--messages 10000] [--sessions 20] [--size 4096]
  * [--source-messages 20000] [--source-sessions 50] [--source-connection-messages 5000]
  * [--source-mode keep|per-connection]… [--large-mib 256] [--malloc pinned|default]`. Exported so another script can run it;
  * resolves with the exit code (1 when any run failed).

@@ -8,8 +8,11 @@ import { SMTPServer } from 'smtp-server'
 import { SmtpServer } from '../lib/index.js'
 import { startRawSink } from './raw-sink.js'
 
-/** The servers compare.ts measures. */
-export const SERVER_KINDS = ['smtpwire', 'smtp-server', 'raw'] as const
+/**
+ * The servers compare.ts measures. smtpwire-keep is smtpwire with `lineEndings: 'keep'` (no bare
+ * CR/LF check), for case 2 only: beside smtpwire it shows what the check costs.
+ */
+export const SERVER_KINDS = ['smtpwire', 'smtp-server', 'raw', 'smtpwire-keep'] as const
 /** One of SERVER_KINDS. */
 export type ServerKind = (typeof SERVER_KINDS)[number]
 
@@ -36,10 +39,10 @@ interface Started {
 }
 
 /** Starts smtpwire with a discarding handler; resolves with the port and a close function. */
-async function startSmtpwire(): Promise<Started> {
+async function startSmtpwire(lineEndings: 'reject' | 'keep' = 'reject'): Promise<Started> {
   let messages = 0
   const server = new SmtpServer(
-    { domain: 'bench.test', collectBody: false, maxMessageSize: MAX_SIZE, maxConnections: 0 },
+    { domain: 'bench.test', collectBody: false, maxMessageSize: MAX_SIZE, maxConnections: 0, lineEndings },
     (smtp) => {
       smtp.on('dataChunk', () => undefined)
       smtp.on('message', () => {
@@ -81,7 +84,12 @@ async function startSmtpServer(): Promise<Started> {
 
 async function main(): Promise<void> {
   const kind = process.argv[2]
-  const start = { smtpwire: startSmtpwire, 'smtp-server': startSmtpServer, raw: (): Promise<Started> => startRawSink() }[kind ?? '']
+  const start = {
+    smtpwire: () => startSmtpwire(),
+    'smtpwire-keep': () => startSmtpwire('keep'),
+    'smtp-server': startSmtpServer,
+    raw: (): Promise<Started> => startRawSink(),
+  }[kind ?? '']
   if (!start) throw new Error(`usage: server-child.js ${SERVER_KINDS.join('|')}`)
   const started = await start()
   process.on('message', (request: unknown) => {

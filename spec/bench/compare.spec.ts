@@ -9,6 +9,7 @@ import { findPostfixTool, POSTFIX_INSTALL } from '../../bench/postfix.js'
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { cpuMeter, cpuTimeMs, minorFaults, PINNED_MALLOC, pinnedMallocEnv, spawnServer, threadCpuMs } from '../../bench/proc.js'
+import { runSession } from '../../bench/smtp-client.js'
 import { requireTool } from '../helpers/external-tools.js'
 
 const BASE: CompareSettings = {
@@ -62,6 +63,24 @@ describe('bench: compare', () => {
     } finally {
       await child.stop()
     }
+  })
+
+  it('smtpwire-keep is smtpwire without the bare CR/LF check: it takes a body with a bare LF, smtpwire refuses it', async () => {
+    const script = fileURLToPath(new URL('../../bench/server-child.js', import.meta.url))
+    const body = Buffer.from('Subject: x\r\n\r\nbare\nLF\r\n')
+    const replies: string[] = []
+    for (const kind of ['smtpwire', 'smtpwire-keep']) {
+      const child = await spawnServer(script, [kind], /listening on (\d+)/)
+      try {
+        for (const bdat of [false, true]) {
+          const { results } = await runSession({ host: '127.0.0.1', port: child.port, messages: [body], bdat })
+          replies.push(`${kind} ${bdat ? 'BDAT' : 'DATA'} ${results[0]?.code}`)
+        }
+      } finally {
+        await child.stop()
+      }
+    }
+    expect(replies).to.deep.equal(['smtpwire DATA 550', 'smtpwire BDAT 550', 'smtpwire-keep DATA 250', 'smtpwire-keep BDAT 250'])
   })
 
   it('without smtp-source and smtp-sink, says so in one line each and runs the rest', async () => {
