@@ -10,7 +10,7 @@ import { startRawSink } from './raw-sink.js'
 
 /**
  * The servers compare.ts measures. smtpwire-keep is smtpwire with `lineEndings: 'keep'` (no bare
- * CR/LF check), for case 2 only: beside smtpwire it shows what the check costs.
+ * CR/LF check), for case 2's BDAT only: beside smtpwire it shows what the check costs.
  */
 export const SERVER_KINDS = ['smtpwire', 'smtp-server', 'raw', 'smtpwire-keep'] as const
 /** One of SERVER_KINDS. */

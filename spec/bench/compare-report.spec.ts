@@ -113,20 +113,15 @@ describe('bench: compare report', () => {
     })
   })
 
-  it("says what the bare CR/LF check costs, from smtpwire against smtpwire-keep, only where both ran", () => {
-    const results = [
-      large('smtpwire', 'DATA', 500, 200, 0),
-      large('smtpwire-keep', 'DATA', 500, 160, 0),
-      large('raw', 'DATA', 500, 150, 0),
-      large('smtpwire', 'BDAT', 2000, 100, 0),
-      large('raw', 'BDAT', 2000, 80, 0),
-    ]
-    expect(checkShare(results)).to.deep.equal([
-      "DATA: the bare CR/LF check costs smtpwire 1.25× the CPU of lineEndings 'keep'; ÷ raw sink 1.07× without it, 1.33× with it",
-    ])
-    expect(checkShare([...results, large('smtpwire-keep', 'BDAT', 2000, 90, 0)])[1]).to.equal(
+  it("says what the bare CR/LF check costs under BDAT, from smtpwire against smtpwire-keep, only when both ran", () => {
+    const results = [large('smtpwire', 'DATA', 500, 200, 0), large('smtpwire', 'BDAT', 2000, 100, 0), large('raw', 'BDAT', 2000, 80, 0)]
+    expect(checkShare(results)).to.deep.equal([])
+    expect(checkShare([...results, large('smtpwire-keep', 'BDAT', 2000, 90, 0)])).to.deep.equal([
       "BDAT: the bare CR/LF check costs smtpwire 1.11× the CPU of lineEndings 'keep'; ÷ raw sink 1.13× without it, 1.25× with it",
-    )
+    ])
+    expect(checkShare([large('smtpwire', 'BDAT', 2000, 100, 0), large('smtpwire-keep', 'BDAT', 2000, 80, 0)])).to.deep.equal([
+      "BDAT: the bare CR/LF check costs smtpwire 1.25× the CPU of lineEndings 'keep'",
+    ])
   })
 
   it('checks case 3 against 2 GB/s', () => {

@@ -93,7 +93,7 @@ describe('bench: compare', () => {
     expect(formatCompare(result)).to.include('smtp-source not found')
   })
 
-  it('runs every load and the large case against the raw sink and smtp-sink, interleaved, all messages counted', async function () {
+  it('runs every load and the large case against the raw sink, smtp-sink and smtpwire-keep, interleaved, all messages counted', async function () {
     this.timeout(60_000)
     const smtpSource = findPostfixTool('smtp-source')
     const smtpSink = findPostfixTool('smtp-sink')
@@ -105,7 +105,7 @@ describe('bench: compare', () => {
         ...BASE,
         repeat: 2,
         cases: new Set(['small', 'large']),
-        servers: ['raw', 'smtp-sink'],
+        servers: ['raw', 'smtp-sink', 'smtpwire-keep'],
         loads: { ...BASE.loads, ours: { messages: 20, sessions: 2, size: 1000 } },
         warmUp: { ours: [2, 4], 'source-keep': [4], 'source-per-connection': [2] },
         smtpSource,
@@ -114,7 +114,7 @@ describe('bench: compare', () => {
       (line) => lines.push(line),
     )
     expect(result.notes).to.deep.equal([])
-    // smtp-sink only under smtp-source.
+    // smtp-sink only under smtp-source; smtpwire-keep only in case 2.
     expect(result.small.map((r) => [r.load, r.server])).to.deep.equal([
       ['ours', 'raw'],
       ['source-keep', 'raw'],
@@ -128,6 +128,7 @@ describe('bench: compare', () => {
       ['raw', 'DATA', 0],
       ['raw', 'BDAT', 0],
       ['smtp-sink', 'DATA', 0],
+      ['smtpwire-keep', 'BDAT', 0],
     ])
     // Repeats interleave across servers: run 1 of each, then run 2 of each.
     const keep = lines.filter((line) => line.includes('source-keep')).map((line) => line.replace(/:.*/, '').replace(/\s+/g, ' '))
@@ -145,7 +146,9 @@ describe('bench: compare', () => {
       'case 2 raw sink DATA run 2',
       'case 2 smtp-sink (C) DATA run 2',
       'case 2 raw sink BDAT run 1',
+      'case 2 smtpwire keep BDAT run 1',
       'case 2 raw sink BDAT run 2',
+      'case 2 smtpwire keep BDAT run 2',
     ])
     const text = formatCompare(result)
     expect(text).to.include('smtp-source -d: sessions kept')
