@@ -72,7 +72,7 @@ export class LineScanner {
 
   constructor(
     private readonly scan: ScanExports['scan'],
-    /** scan() without the dot-line lanes, for BDAT (a third less work a window). */
+    /** scan() without the dot-line lanes, for BDAT (half the vector work a window). */
     private readonly bare: ScanExports['bare'],
     private readonly unstuffIn: ScanExports['unstuff'],
     /** The module's memory; octets of unstuff()'s output are read from it. */

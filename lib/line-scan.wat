@@ -15,8 +15,8 @@
 ;; (for scan) (LF at i) and (`dot` at i + 1). So a clean block [p, p + 64) rules out every case at
 ;; positions p .. p + 64 except an LF or dot at p itself, which the block before it ruled out (or
 ;; `at` checks, at the start and after an exact pass). Only a flagged block gets the exact pass.
-;; bare() drops the second term (five vector operations per 16 octets instead of eight): a BDAT
-;; body has no dot lines, and an LF after an LF is already a bare LF, flagged by the first.
+;; bare() drops the second term (about four vector operations per 16 octets instead of eight): a
+;; BDAT body has no dot lines, and an LF after an LF is already a bare LF, flagged by the first.
 (module
   ;; Two pages: a 64 KiB window at offset 16, its neighbours, and room for the last step's loads.
   (memory (export "memory") 2 2)
@@ -144,6 +144,7 @@
         (local.set $p (i32.add (local.get $p) (i32.const 64)))
         (br $block)))
     (local.get $to))
+
 ;; unstuff(from, to) scans [from, to) as scan(from, to, '.') does, and removes the stuffing dot of
 ;; every ordinary dot line on the way: a '.' after an LF (which the scan only passes when the LF
 ;; ends a CRLF) that is not at `from` and is followed, before `to`, by an octet that is neither CR
