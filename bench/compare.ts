@@ -8,6 +8,7 @@
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
 import {
+  BDAT_RUNS_PER_REPEAT,
   formatCompare,
   LABELS,
   median,
@@ -272,7 +273,8 @@ async function largeCase(settings: CompareSettings, progress: (line: string) => 
         // runs paid for their garbage (smtpwire BDAT 145 ms against 77–82 for the next ones).
         await runSession({ host: '127.0.0.1', port: server.port, messages: [message], bdat: mode === 'BDAT' })
       }
-      for (let run = 1; run <= settings.repeat; run++) {
+      const repeat = mode === 'BDAT' ? settings.repeat * BDAT_RUNS_PER_REPEAT : settings.repeat
+      for (let run = 1; run <= repeat; run++) {
         for (const server of taking) {
           const result = await largeRun(server, mode === 'BDAT', message)
           const key = `${server.name} ${mode}`
