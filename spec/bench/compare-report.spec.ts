@@ -107,6 +107,17 @@ describe('bench: compare report', () => {
       ])
     })
 
+    it('prints a third digit where two would show the bar itself, and only there', () => {
+      const bdat = (cpuMs: number): string[] =>
+        largeTargets([large('smtpwire', 'BDAT', 2463, cpuMs, 0), large('raw', 'BDAT', 3088, 80, 0)], 256 * MiB)
+          .map((t) => t.line)
+          .filter((line) => line.startsWith('BDAT'))
+      const lines = bdat(100)
+      expect(lines[0]).to.equal('BDAT: smtpwire bytes/s ≥ 0.80× raw sink: NOT MET (0.798×)')
+      expect(lines[1]).to.equal('BDAT: smtpwire CPU/GiB ≤ 1.25× raw sink: met (400 vs 320 ms/GiB, 1.25×)')
+      expect(bdat(100.3)[1]).to.equal('BDAT: smtpwire CPU/GiB ≤ 1.25× raw sink: NOT MET (401 vs 320 ms/GiB, 1.254×)')
+    })
+
     it('says not measured without a raw sink run', () => {
       const checks = largeTargets([large('smtpwire', 'DATA', 433, 420, 12)], 256 * MiB)
       expect(checks.map((t) => t.met)).to.deep.equal([null, null, true, null, null, null])
