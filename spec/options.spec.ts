@@ -1,4 +1,5 @@
 import { expect } from 'chai'
+import { execFileSync } from 'node:child_process'
 import { SmtpwireError } from '../lib/errors.js'
 import { ProcessingGate } from '../lib/gate.js'
 import { SILENT } from '../lib/logger.js'
@@ -312,6 +313,23 @@ describe('resolveOptions', () => {
       expect(resolveOptions(copy)).to.not.equal(copy)
       expect(resolveOptions(copy).lmtp).to.equal(false)
       expect(Object.keys(resolved)).to.deep.equal(Object.keys(resolveOptions()))
+    })
+
+    it('has one V8 shape however many are made, so a new SmtpProtocol with its own options does not deoptimise the hot paths', () => {
+      // Made by a spread and then more properties, results 9 to 13 each got a map of their own
+      // (then the first one again): code optimised for earlier sessions' options deoptimised at each.
+      const script = [
+        `const { resolveOptions } = await import(${JSON.stringify(new URL('../lib/options.js', import.meta.url).href)})`,
+        'const first = resolveOptions({ domain: "mx.test", chunkSize: 1024 })',
+        'let same = 0',
+        'for (let i = 0; i < 40; i++) if (%HaveSameMap(first, resolveOptions({ domain: "mx.test", chunkSize: 1024 + i }))) same++',
+        'process.stdout.write(String(same))',
+      ].join('\n')
+      // Not under the coverage run's NODE_V8_COVERAGE (with it V8 keeps these objects in dictionary
+      // mode); Node passes it on to children unless the env given has the key.
+      const env = { ...process.env, NODE_V8_COVERAGE: '' }
+      const out = execFileSync(process.execPath, ['--allow-natives-syntax', '--input-type=module', '-e', script], { encoding: 'latin1', env })
+      expect(out).to.equal('40')
     })
   })
 })
