@@ -305,6 +305,13 @@ describe('resolveOptions', () => {
       expect(Object.isFrozen(options)).to.equal(false)
     })
 
+    it('has the options there are and no others, in one key order', () => {
+      const resolved = resolveOptions({ greeting: 'hi', domain: 'mx.test', notAnOption: 1 } as SmtpOptions)
+      expect(resolved).to.not.have.property('notAnOption')
+      expect(Object.keys(resolved)).to.deep.equal(Object.keys(resolveOptions()))
+      expect(resolved.greeting).to.equal('hi')
+    })
+
     it('is returned as it is when resolved again (a server resolves once, not per connection)', () => {
       const resolved = resolveOptions({ domain: 'mx.test', lmtp: true })
       expect(resolveOptions(resolved)).to.equal(resolved)
