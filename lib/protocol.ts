@@ -5,9 +5,10 @@ import type { Duplex } from 'node:stream'
 import { attachStream, type StreamUpgrade } from './attach.js'
 import { Engine } from './engine.js'
 import { Listeners, type Listener, type SmtpEvents } from './events.js'
-import { resolveOptions, type ResolvedOptions, type SmtpOptions } from './options.js'
+import type { ResolvedOptions, SmtpOptions } from './options.js'
 import { REPLIES, type Reply } from './replies.js'
 import type { SessionFacts, SessionInfo, TransactionInfo } from './session-info.js'
+import { sharedOptions } from './shared-options.js'
 import type { SmtpTransport } from './transport.js'
 
 /**
@@ -35,11 +36,12 @@ export class SmtpProtocol {
 
   /**
    * `options` may also be another session's `options`, which are used as they are (SmtpServer
-   * resolves each listener's options once and hands them to every session).
+   * resolves each listener's options once and hands them to every session); equal options given
+   * again are resolved once and shared too.
    * @throws SmtpwireError `SMTPWIRE_ERR_INVALID_OPTION` for a bad option.
    */
   constructor(options?: SmtpOptions | ResolvedOptions) {
-    this.options = resolveOptions(options)
+    this.options = sharedOptions(options)
     this.engine = new Engine(this.options, this.listeners)
   }
 

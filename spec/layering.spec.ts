@@ -70,6 +70,7 @@ const LEVELS: Record<string, number> = {
 
   'attach.ts': FACADE,
   'protocol.ts': FACADE,
+  'shared-options.ts': FACADE,
   'driver.ts': FACADE,
   'message-stream.ts': FACADE,
 
