@@ -243,6 +243,10 @@ describe('resolveOptions', () => {
       [{ authMechanisms: ['PLAIN', 'LOGIN', 'PLAIN'] }, MECHANISMS_MESSAGE],
       [untyped({ authMechanisms: 'PLAIN' }), MECHANISMS_MESSAGE],
       [untyped({ authMechanisms: { 0: 'PLAIN', length: 1 } }), MECHANISMS_MESSAGE],
+      [untyped({ logger: { debug() {}, info() {}, warn() {} } }), 'option `logger` must have debug, info, warn and error methods'],
+      [untyped({ logger: null }), 'option `logger` must have debug, info, warn and error methods'],
+      [{ trustedProxies: ['192.0.2.1', 'proxy.example'] }, 'option `trustedProxies` must list IP addresses or CIDR ranges'],
+      [untyped({ trustedProxies: '192.0.2.1' }), 'option `trustedProxies` must list IP addresses or CIDR ranges'],
     ]
     for (const [options, message] of cases) {
       it(`refuses ${JSON.stringify(options)}`, () => expectInvalid(options, message))
