@@ -131,16 +131,16 @@ describe('bench: compare', () => {
       ['smtpwire-keep', 'BDAT', 0],
     ])
     // Repeats interleave across servers: run 1 of each, then run 2 of each.
-    const keep = lines.filter((line) => line.includes('source-keep')).map((line) => line.replace(/:.*/, '').replace(/\s+/g, ' '))
-    expect(keep).to.deep.equal([
+    // A progress line up to its colon, spaces squeezed: which run of what, on which server.
+    const runs = (which: (line: string) => boolean): string[] => lines.filter(which).map((line) => line.replace(/:.*/, '').replace(/\s+/g, ' '))
+    expect(runs((line) => line.includes('source-keep'))).to.deep.equal([
       'case 1 source-keep raw sink run 1',
       'case 1 source-keep smtp-sink (C) run 1',
       'case 1 source-keep raw sink run 2',
       'case 1 source-keep smtp-sink (C) run 2',
     ])
     // Case 2: every DATA run before any BDAT run, so no run pays for the other mode's garbage.
-    const large = lines.filter((line) => line.startsWith('case 2')).map((line) => line.replace(/:.*/, '').replace(/\s+/g, ' '))
-    expect(large).to.deep.equal([
+    expect(runs((line) => line.startsWith('case 2'))).to.deep.equal([
       'case 2 raw sink DATA run 1',
       'case 2 smtp-sink (C) DATA run 1',
       'case 2 raw sink DATA run 2',
