@@ -297,4 +297,3 @@ export function resolveOptions(options: SmtpOptions | ResolvedOptions = {}): Res
 export function isResolved(options: SmtpOptions | ResolvedOptions): options is ResolvedOptions {
   return RESOLVED in options
 }
-
