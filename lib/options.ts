@@ -221,8 +221,6 @@ export function checkTimeout(name: string, value: number, min = 0): void {
 // it is, so a server resolves its options once, not once per connection. Not enumerable, so the
 // options still look (and compare) like a plain record.
 const RESOLVED = Symbol('smtpwire.resolvedOptions')
-/** Every key of ResolvedOptions, in the order of every object resolveOptions() returns. */
-const SHAPE: Omit<ResolvedOptions, 'greeting'> & { greeting: undefined } = { ...DEFAULTS, greeting: undefined }
 
 /**
  * Fills in defaults and checks every option. Options this function returned are returned as they are.
@@ -230,14 +228,9 @@ const SHAPE: Omit<ResolvedOptions, 'greeting'> & { greeting: undefined } = { ...
  */
 export function resolveOptions(options: SmtpOptions | ResolvedOptions = {}): ResolvedOptions {
   if (isResolved(options)) return options
-  // Only the options there are (ResolvedOptions has no others), onto a copy of SHAPE: every result
-  // has its keys in the same order. Not spreads: V8 gave objects made by a spread and then more
-  // properties maps of their own after the eighth (five in a row), and the session's hot paths read
-  // these options, so each SmtpProtocol made with its own options then deoptimised them (BDAT in
-  // 64 KiB reads, in memory: 0.25-0.5 µs a read in the first sessions, 1.6-7 in those), and making
-  // those maps cost 14 µs a call.
-  const given = Object.entries(options).filter(([name, value]) => value !== undefined && Object.hasOwn(SHAPE, name))
-  const merged = Object.assign({}, SHAPE, Object.fromEntries(given)) as Omit<ResolvedOptions, 'greeting'> & { greeting?: string }
+  const defined = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined))
+  // A scratch record for the checks; what is returned is made by shaped() below.
+  const merged = Object.assign({}, DEFAULTS, defined) as Omit<ResolvedOptions, 'greeting'> & { greeting?: string }
   // Checked before anything is computed from them (binaryMime is combined with chunking below).
   for (const name of BOOLEANS) {
     if (typeof merged[name] !== 'boolean') throw invalid(name, `must be a boolean, got ${String(merged[name])}`)
@@ -284,13 +277,57 @@ export function resolveOptions(options: SmtpOptions | ResolvedOptions = {}): Res
       throw invalid('authMechanisms', `must list distinct names among ${MECHANISM_NAMES.join(', ')}`)
     }
   }
-  // `resolved` is our own new object: the arrays are copied, and it is marked and frozen as it is.
-  Object.assign(resolved, {
-    authMechanisms: mechanisms && Object.freeze([...mechanisms]),
-    trustedProxies: Object.freeze([...resolved.trustedProxies]),
-  })
-  Object.defineProperty(resolved, RESOLVED, { value: true })
-  return Object.freeze(resolved)
+  const result = shaped(resolved, mechanisms && Object.freeze([...mechanisms]), Object.freeze([...resolved.trustedProxies]))
+  Object.defineProperty(result, RESOLVED, { value: true })
+  return Object.freeze(result)
+}
+
+/**
+ * The options as one object literal, so every result has the same V8 shape (map) on every Node
+ * version: the session's hot paths read them, and code optimised for one map deoptimises at the
+ * next. Made by spreads, the 9th to 13th results on Node 20 each had a map of their own (BDAT in
+ * 64 KiB reads, in memory, 0.25-0.5 µs a read, 1.6-7 in those sessions, and 14 µs a call to make
+ * them); made by Object.assign, they were dictionaries on Node 22 and 24. Options that are not
+ * options are not copied.
+ */
+function shaped(o: ResolvedOptions, authMechanisms: ResolvedOptions['authMechanisms'], trustedProxies: ResolvedOptions['trustedProxies']): ResolvedOptions {
+  return {
+    domain: o.domain,
+    greeting: o.greeting,
+    chunkSize: o.chunkSize,
+    maxMessageSize: o.maxMessageSize,
+    maxRecipients: o.maxRecipients,
+    maxLineLength: o.maxLineLength,
+    maxTextLineLength: o.maxTextLineLength,
+    lineEndings: o.lineEndings,
+    collectBody: o.collectBody,
+    maxHeaderSize: o.maxHeaderSize,
+    maxQueuedReplyOctets: o.maxQueuedReplyOctets,
+    maxErrors: o.maxErrors,
+    addReceivedHeader: o.addReceivedHeader,
+    size: o.size,
+    pipelining: o.pipelining,
+    eightBitMime: o.eightBitMime,
+    smtpUtf8: o.smtpUtf8,
+    enhancedStatusCodes: o.enhancedStatusCodes,
+    chunking: o.chunking,
+    binaryMime: o.binaryMime,
+    dsn: o.dsn,
+    lmtp: o.lmtp,
+    tlsPolicy: o.tlsPolicy,
+    authPolicy: o.authPolicy,
+    authMechanisms,
+    allowInsecureAuth: o.allowInsecureAuth,
+    maxAuthFailures: o.maxAuthFailures,
+    commandTimeout: o.commandTimeout,
+    dataTimeout: o.dataTimeout,
+    sessionTimeout: o.sessionTimeout,
+    listenerTimeout: o.listenerTimeout,
+    logger: o.logger,
+    trace: o.trace,
+    trustedProxies,
+    gate: o.gate,
+  }
 }
 
 /** True for what resolveOptions() returned. */
