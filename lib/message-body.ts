@@ -3,6 +3,7 @@
 // is. It lives on its transaction (TransactionState.body) and ends with it. No I/O, no events.
 
 import { DotDecoder, type DotDecoderOptions } from './dot-decoder.js'
+import { DEFAULT_CHUNK_SIZE } from './options.js'
 import type { HeaderScanner } from './header-scanner.js'
 import { REPLIES, type Reply } from './replies.js'
 
@@ -15,7 +16,7 @@ export interface MessageBodyPlan {
   readonly collect: boolean
   /** Scans the header block for `headers` listeners, or null. */
   readonly headers: HeaderScanner | null
-  /** The `dataChunk` batch size (options.chunkSize); 64 KiB when not given. */
+  /** The `dataChunk` batch size (options.chunkSize); DEFAULT_CHUNK_SIZE when not given. */
   readonly chunkSize?: number
 }
 
@@ -74,7 +75,7 @@ export class MessageBody {
     this.streaming = plan.streaming
     this.collected = plan.collect ? [] : null
     this.headers = plan.headers
-    this.chunkSize = plan.chunkSize ?? 64 * 1024
+    this.chunkSize = plan.chunkSize ?? DEFAULT_CHUNK_SIZE
   }
 
   /**

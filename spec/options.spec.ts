@@ -15,7 +15,7 @@ import {
 const DEFAULTS: ResolvedOptions = {
   domain: 'localhost',
   greeting: 'ESMTP smtpwire',
-  chunkSize: 65536,
+  chunkSize: 16384,
   maxMessageSize: 26214400,
   maxRecipients: 100,
   maxLineLength: 512,
@@ -96,7 +96,7 @@ describe('resolveOptions', () => {
     })
 
     it('exports the default sizes', () => {
-      expect(DEFAULT_CHUNK_SIZE).to.equal(64 * 1024)
+      expect(DEFAULT_CHUNK_SIZE).to.equal(16 * 1024)
       expect(DEFAULT_MAX_MESSAGE_SIZE).to.equal(25 * 1024 * 1024)
       expect(DEFAULT_MAX_QUEUED_REPLY_OCTETS).to.equal(64 * 1024)
     })
