@@ -1,9 +1,9 @@
 import { expect } from 'chai'
 import sinon from 'sinon'
-import { readPath, type Mailbox } from '../lib/address.js'
 import { addressLiteral, formatReceivedHeader, rfc5322Date, withKeyword } from '../lib/received.js'
 import { newSession } from '../lib/session.js'
 import type { SessionFacts, SessionState, TlsInfo, TransactionInfo } from '../lib/session-info.js'
+import { mailbox } from './helpers/mailbox.js'
 
 const TLS: TlsInfo = { protocol: 'TLSv1.3', cipher: 'TLS_AES_256_GCM_SHA384', servername: null, implicit: false }
 const AT = new Date(Date.UTC(2026, 10, 24, 15, 29, 0))
@@ -15,12 +15,6 @@ function session(
   facts: SessionFacts = { remoteAddress: '192.0.2.1' },
 ): SessionState {
   return { ...newSession(facts), ...fields }
-}
-
-function mailbox(address: string): Mailbox {
-  const path = readPath(`<${address}>`, 0, false, false, { end: 0 })
-  if (path === null || typeof path === 'string') throw new Error(`not a mailbox: ${address}`)
-  return path
 }
 
 function transaction(id: string, recipients: readonly string[]): TransactionInfo {

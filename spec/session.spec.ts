@@ -5,21 +5,15 @@ import { expect } from 'chai'
 import { readdirSync, readFileSync } from 'node:fs'
 import { join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { readPath, type Mailbox } from '../lib/address.js'
 import { MessageBody } from '../lib/message-body.js'
 import type { MailParams } from '../lib/params.js'
 import { newSession, Session, type TransactionState } from '../lib/session.js'
 import type { TlsInfo, TransactionEndReason } from '../lib/session-info.js'
+import { mailbox } from './helpers/mailbox.js'
 
 const LIB = fileURLToPath(new URL('../../lib/', import.meta.url))
 const TLS: TlsInfo = { protocol: 'TLSv1.3', cipher: 'TLS_AES_128_GCM_SHA256', servername: null, implicit: false }
 const PARAMS = {} as MailParams
-
-function mailbox(text: string): Mailbox {
-  const parsed = readPath(`<${text}>`, 0, false, false, { end: 0 })
-  if (parsed === null || typeof parsed === 'string') throw new Error(`not a mailbox: ${text}`)
-  return parsed
-}
 
 function recorded(): { session: Session; ended: Array<[TransactionEndReason, TransactionState | null]> } {
   const ended: Array<[TransactionEndReason, TransactionState | null]> = []
