@@ -5,7 +5,7 @@
 
 import { pathToFileURL } from 'node:url'
 import { SMTPServer } from 'smtp-server'
-import { SmtpServer } from '../lib/index.js'
+import { SmtpServer, type LineEndingPolicy } from '../lib/index.js'
 import { startRawSink } from './raw-sink.js'
 
 /**
@@ -39,7 +39,7 @@ interface Started {
 }
 
 /** Starts smtpwire with a discarding handler; resolves with the port and a close function. */
-async function startSmtpwire(lineEndings: 'reject' | 'keep' = 'reject'): Promise<Started> {
+async function startSmtpwire(lineEndings: LineEndingPolicy = 'reject'): Promise<Started> {
   let messages = 0
   const server = new SmtpServer(
     { domain: 'bench.test', collectBody: false, maxMessageSize: MAX_SIZE, maxConnections: 0, lineEndings },
