@@ -13,7 +13,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
 import { makeMessage } from './messages.js'
 import { findPostfixTool, POSTFIX_INSTALL, runSmtpSource } from './postfix.js'
-import { cpuTimeMs, machine, spawnServer, threadCpuMs } from './proc.js'
+import { cpuTimeMs, machine, pinnedMallocEnv, spawnServer, threadCpuMs } from './proc.js'
 import { formatPhases, formatTopFunctions, summarise, type CpuProfile, type ProfileColumn } from './profile-summary.js'
 import type { ServerKind } from './server-child.js'
 import { runLoad } from './smtp-client.js'
@@ -62,7 +62,8 @@ async function profileServer(
   const dir = mkdtempSync(join(keepIn ?? tmpdir(), `${kind}-profile-`))
   try {
     const flags = ['--expose-gc', '--cpu-prof', '--cpu-prof-dir', dir, '--cpu-prof-interval', String(intervalUs)]
-    const child = await spawnServer(CHILD, [kind], /listening on (\d+)/, flags)
+    // glibc pinned as in compare.ts, so its heap trim does not decide the figures (page faults).
+    const child = await spawnServer(CHILD, [kind], /listening on (\d+)/, flags, pinnedMallocEnv())
     let from = 0
     let to = 0
     let processCpuUs = 0
@@ -158,6 +159,7 @@ export async function main(argv: readonly string[]): Promise<void> {
   }
   const out = [
     `machine: ${machine()}`,
+    'glibc malloc pinned for both servers (GLIBC_TUNABLES trim and mmap thresholds), as in npm run bench',
     `load: ${describe}, ${load.messages} messages of ${load.size} octets after ${load.warmUp.join(' + ')} to warm up; --cpu-prof-interval ${intervalUs} µs`,
     'main-thread CPU per command phase: each sample goes to the first frame, leaf upwards, that names a phase',
     '(a native socket write at the leaf: the kernel write; else the nearest smtpwire lib/ frame; else Node stream code: reading)',
