@@ -38,7 +38,7 @@ describe('MessageBody', () => {
     expect(chunk.equals(read.subarray(0, read.length - 3))).to.equal(true)
   })
 
-  it('with the default chunkSize, hands each bulk read of a long body to dataChunk as a view of it, also reads that came a little short', () => {
+  it('with the default chunkSize, hands each bulk read of a BDAT chunk to dataChunk as a view of it, also reads that came a little short; DATA the same octets', () => {
     // Node reads at most 64 KiB; over loopback a bulk read is often one segment, a few octets short.
     const sizes = [65_483, 65_536, 65_483, 65_483, 65_536, 40_000]
     for (const bdat of [true, false]) {
