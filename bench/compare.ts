@@ -272,19 +272,18 @@ async function largeCase(settings: CompareSettings, progress: (line: string) => 
     // must not pay for the garbage its runs of the other left (BDAT right after DATA on the same
     // process, as the runs took turns before, cost smtpwire up to 60 ms more per 256 MiB).
     for (const mode of ['DATA', 'BDAT'] as const) {
+      const bdat = mode === 'BDAT'
       const taking = servers.filter((server) => modesOf(server.name).includes(mode))
       for (const server of taking) {
-        for (let run = 0; run < 3; run++) await runSession({ host: '127.0.0.1', port: server.port, messages: [warmUp], bdat: mode === 'BDAT' })
+        for (let run = 0; run < 3; run++) await runSession({ host: '127.0.0.1', port: server.port, messages: [warmUp], bdat })
         // And messages of the measured size, not counted: the first after the other mode's runs
         // paid for their garbage (smtpwire BDAT 145 ms against 77–82 for the next ones).
-        for (let run = 0; run < FULL_SIZE_WARM_UPS; run++) {
-          await runSession({ host: '127.0.0.1', port: server.port, messages: [message], bdat: mode === 'BDAT' })
-        }
+        for (let run = 0; run < FULL_SIZE_WARM_UPS; run++) await runSession({ host: '127.0.0.1', port: server.port, messages: [message], bdat })
       }
-      const repeat = mode === 'BDAT' ? settings.repeat * BDAT_RUNS_PER_REPEAT : settings.repeat
+      const repeat = bdat ? settings.repeat * BDAT_RUNS_PER_REPEAT : settings.repeat
       for (let run = 1; run <= repeat; run++) {
         for (const server of taking) {
-          const result = await largeRun(server, mode === 'BDAT', message)
+          const result = await largeRun(server, bdat, message)
           const key = `${server.name} ${mode}`
           runs.set(key, [...(runs.get(key) ?? []), result])
           const shown = result.ok ? `${(result.bytesPerSecond / 1e6).toFixed(0)} MB/s` : `failed: ${result.reply}`
