@@ -3,8 +3,8 @@
 // is. It lives on its transaction (TransactionState.body) and ends with it. No I/O, no events.
 
 import { DotDecoder, type DotDecoderOptions } from './dot-decoder.js'
-import { DEFAULT_CHUNK_SIZE } from './options.js'
 import type { HeaderScanner } from './header-scanner.js'
+import { DEFAULT_CHUNK_SIZE } from './options.js'
 import { REPLIES, type Reply } from './replies.js'
 
 /** How a body is read and where its octets go, decided when the data starts. */
